@@ -41,3 +41,11 @@ class CompiledRule:
             if variant.gate.admits(hint) and variant.matcher.matches(event):
                 return True
         return False
+
+
+@dataclass(frozen=True, slots=True)
+class Match:
+    """One event satisfying one detection rule: what matching hands to correlation."""
+
+    rule: RuleMeta
+    event: Event
