@@ -1,0 +1,263 @@
+"""Compile a pySigma rule's parsed condition into an immutable matcher, once, at load time.
+
+`compile_rule_condition` reads ``rule.detection.parsed_condition[i].parsed`` - the condition tree as
+it is after any processing pipeline changed the rule - and OR-s the conditions of the list. pySigma
+has already resolved detection names, ``1 of``/``all of``/``them`` selectors, value lists and
+modifiers; this module maps the resulting tree onto `watchpost.matching.nodes` and
+`watchpost.matching.field_matchers`:
+
+- ``ConditionAND``/``ConditionOR``/``ConditionNOT`` -> `AllOf`/`AnyOf`/`Not`; nested operators of the
+  same kind are flattened and children run cheapest first. ``neq`` arrives from pySigma as a NOT
+  around the value(s), so a missing field counts as "different" (as with ``not filter``);
+- ``field: value`` -> a leaf by value type; OR-ed string, number and boolean values on one field
+  (same case sensitivity) merge into one `FieldText` with a combined test (frozenset for exact values,
+  ``startswith``/``endswith`` tuples, ...); OR-ed ``cidr`` values on one field merge too;
+- keyword values (no field) -> `KeywordText`, matching any field's string form; OR-ed keywords merge.
+
+Anything that cannot run raises `CompileError` naming the reason: unresolved ``expand`` placeholders,
+value types this engine does not evaluate (e.g. pipeline query expressions), regular expressions RE2
+rejects (look-arounds, back-references), non-string values in keyword searches, broken conditions.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from sigma.conditions import (
+    ConditionAND,
+    ConditionFieldEqualsValueExpression,
+    ConditionNOT,
+    ConditionOR,
+    ConditionValueExpression,
+)
+from sigma.exceptions import SigmaError
+from sigma.rule import SigmaRule
+from sigma.types import (
+    CompareOperators,
+    SigmaBool,
+    SigmaCasedString,
+    SigmaCIDRExpression,
+    SigmaCompareExpression,
+    SigmaExists,
+    SigmaExpansion,
+    SigmaFieldReference,
+    SigmaNull,
+    SigmaNumber,
+    SigmaRegularExpression,
+    SigmaString,
+    SigmaTimestampPart,
+    SigmaType,
+    TimestampPart,
+)
+
+from watchpost.events import Event
+from watchpost.matching.event_values import text_of
+from watchpost.matching.field_matchers import (
+    Comparison,
+    FieldExists,
+    FieldInNetworks,
+    FieldReference,
+    FieldRelation,
+    FieldText,
+    KeywordText,
+    NullValue,
+    NumberCompare,
+    TimePart,
+    TimePartCompare,
+)
+from watchpost.matching.model import CompileError
+from watchpost.matching.nodes import AllOf, AnyOf, Node, Not
+from watchpost.matching.string_patterns import (
+    TextPattern,
+    build_text_test,
+    exact_pattern,
+    pattern_from_regex,
+    pattern_from_string,
+)
+
+_COMPARISONS = {
+    CompareOperators.LT: Comparison.LT,
+    CompareOperators.LTE: Comparison.LTE,
+    CompareOperators.GT: Comparison.GT,
+    CompareOperators.GTE: Comparison.GTE,
+    CompareOperators.NEQ: Comparison.NEQ,
+}
+
+_TIME_PARTS = {
+    TimestampPart.MINUTE: TimePart.MINUTE,
+    TimestampPart.HOUR: TimePart.HOUR,
+    TimestampPart.DAY: TimePart.DAY,
+    TimestampPart.WEEK: TimePart.WEEK,
+    TimestampPart.MONTH: TimePart.MONTH,
+    TimestampPart.YEAR: TimePart.YEAR,
+}
+
+
+@dataclass(frozen=True, slots=True)
+class RuleMatcher:
+    """A rule's compiled condition: `matches` plus the introspection the engine indexes rules by."""
+
+    root: Node
+
+    def matches(self, event: Event) -> bool:
+        return self.root.matches(event)
+
+    def required_equalities(self) -> dict[str, frozenset[str]]:
+        """Field -> lower-cased string forms; every matching event has one of them in that field.
+
+        E.g. ``{"EventID": frozenset({"4688"}), "Channel": frozenset({"security"})}`` for a rule whose
+        condition ANDs those equalities at the top. For a multi-valued field, at least one element is
+        in the set. Fields under NOT, or not required by every OR alternative, are left out; an empty
+        dict means "no index restriction".
+        """
+        return dict(self.root.required_equalities())
+
+    def referenced_fields(self) -> frozenset[str]:
+        """Fields the condition reads by name (keyword searches read all fields besides)."""
+        return self.root.referenced_fields()
+
+    def searches_keywords(self) -> bool:
+        """True when the condition contains keyword (field-less) searches."""
+        return self.root.searches_keywords()
+
+
+def compile_rule_condition(rule: SigmaRule) -> RuleMatcher:
+    """Compile all conditions of ``rule`` (OR-ed) into one matcher, or raise CompileError."""
+    conditions = rule.detection.parsed_condition
+    if not conditions:
+        raise CompileError("the rule has no condition")
+    roots: list[Node] = []
+    for index, condition in enumerate(conditions, start=1):
+        where = f"condition {index} ({condition.condition!r})" if len(conditions) > 1 else "condition"
+        try:
+            tree = condition.parsed
+        except SigmaError as error:
+            raise CompileError(f"{where} cannot be parsed: {error}") from error
+        if tree is None:
+            raise CompileError(f"{where} is empty")
+        try:
+            roots.append(compile_tree(tree))
+        except CompileError as error:
+            raise CompileError(f"{where}: {error}") from None
+    return RuleMatcher(roots[0] if len(roots) == 1 else merge_alternatives(roots))
+
+
+def compile_tree(tree: object) -> Node:
+    """Compile one parsed (post-processed) pySigma condition tree."""
+    if isinstance(tree, ConditionAND):
+        children: list[Node] = []
+        for argument in tree.args:
+            child = compile_tree(argument)
+            children.extend(child.children if isinstance(child, AllOf) else (child,))
+        return children[0] if len(children) == 1 else AllOf(tuple(children))
+    if isinstance(tree, ConditionOR):
+        return merge_alternatives(compile_tree(argument) for argument in tree.args)
+    if isinstance(tree, ConditionNOT):
+        inner = compile_tree(tree.args[0])
+        return inner.child if isinstance(inner, Not) else Not(inner)
+    if isinstance(tree, ConditionFieldEqualsValueExpression):
+        try:
+            return compile_field_value(tree.field, tree.value)
+        except CompileError as error:
+            raise CompileError(f"field {tree.field!r}: {error}") from None
+    if isinstance(tree, ConditionValueExpression):
+        try:
+            return compile_keyword_value(tree.value)
+        except CompileError as error:
+            raise CompileError(f"keyword search: {error}") from None
+    raise CompileError(f"unsupported condition element {type(tree).__name__}")
+
+
+def merge_alternatives(nodes: Iterable[Node]) -> Node:
+    """OR of ``nodes``: flattens nested ORs and merges leaves that test the same field together."""
+    texts: dict[tuple[str | None, bool], list[TextPattern]] = {}
+    networks: dict[str, list[FieldInNetworks]] = {}
+    others: list[Node] = []
+    pending = list(nodes)
+    while pending:
+        node = pending.pop(0)
+        if isinstance(node, AnyOf):
+            pending[:0] = node.children
+        elif isinstance(node, FieldText):
+            texts.setdefault((node.field, node.cased), []).extend(node.test.patterns)
+        elif isinstance(node, KeywordText):
+            texts.setdefault((None, node.cased), []).extend(node.test.patterns)
+        elif isinstance(node, FieldInNetworks):
+            networks.setdefault(node.field, []).append(node)
+        else:
+            others.append(node)
+    merged: list[Node] = []
+    for (name, cased), patterns in texts.items():
+        test = build_text_test(patterns)
+        merged.append(KeywordText(cased, test) if name is None else FieldText(name, cased, test))
+    for name, leaves in networks.items():
+        merged.append(FieldInNetworks(name, tuple(n for leaf in leaves for n in leaf.networks)))
+    merged.extend(others)
+    return merged[0] if len(merged) == 1 else AnyOf(tuple(merged))
+
+
+def _text_leaf(field: str | None, pattern: TextPattern, cased: bool) -> Node:
+    test = build_text_test((pattern,))
+    return KeywordText(cased, test) if field is None else FieldText(field, cased, test)
+
+
+def _string_leaf(field: str | None, value: SigmaType) -> Node | None:
+    """Leaves shared by field and keyword matching (strings, numbers, booleans, regexes)."""
+    if isinstance(value, SigmaCasedString):
+        return _text_leaf(field, pattern_from_string(value, cased=True), cased=True)
+    if isinstance(value, SigmaString):
+        return _text_leaf(field, pattern_from_string(value, cased=False), cased=False)
+    if isinstance(value, SigmaRegularExpression):
+        return _text_leaf(field, pattern_from_regex(value), cased=True)
+    if isinstance(value, SigmaBool):
+        return _text_leaf(field, exact_pattern("true" if value.boolean else "false"), cased=False)
+    if isinstance(value, SigmaNumber) and not isinstance(value, SigmaTimestampPart):
+        return _text_leaf(field, exact_pattern(text_of(value.number) or ""), cased=False)
+    return None
+
+
+def compile_field_value(field: str, value: SigmaType) -> Node:
+    """The leaf for ``field: value`` (one value; pySigma links value lists with AND/OR nodes)."""
+    if isinstance(value, SigmaExpansion):
+        return merge_alternatives(compile_field_value(field, item) for item in value.values)
+    leaf = _string_leaf(field, value)
+    if leaf is not None:
+        return leaf
+    if isinstance(value, SigmaTimestampPart):
+        return TimePartCompare(field, _TIME_PARTS[value.timestamp_part], Comparison.EQ, int(value.number))
+    if isinstance(value, SigmaNull):
+        return NullValue(field)
+    if isinstance(value, SigmaExists):
+        return FieldExists(field, value.exists)
+    if isinstance(value, SigmaCIDRExpression):
+        return FieldInNetworks(field, (value.network,))
+    if isinstance(value, SigmaCompareExpression):
+        comparison = _COMPARISONS[value.op]
+        bound = value.number
+        if isinstance(bound, SigmaTimestampPart):
+            return TimePartCompare(field, _TIME_PARTS[bound.timestamp_part], comparison, int(bound.number))
+        return NumberCompare(field, comparison, bound.number)
+    if isinstance(value, SigmaFieldReference):
+        return FieldReference(field, value.field, _relation(value))
+    raise CompileError(f"values of type {type(value).__name__} ({value!r}) cannot be evaluated")
+
+
+def _relation(value: SigmaFieldReference) -> FieldRelation:
+    if value.starts_with and value.ends_with:
+        return FieldRelation.CONTAINS
+    if value.starts_with:
+        return FieldRelation.STARTSWITH
+    if value.ends_with:
+        return FieldRelation.ENDSWITH
+    return FieldRelation.EQUALS
+
+
+def compile_keyword_value(value: SigmaType) -> Node:
+    """A keyword (field-less) value: strings, numbers, booleans and regexes over all fields."""
+    if isinstance(value, SigmaExpansion):
+        return merge_alternatives(compile_keyword_value(item) for item in value.values)
+    leaf = _string_leaf(None, value)
+    if leaf is None:
+        raise CompileError(f"values of type {type(value).__name__} cannot be used without a field")
+    return leaf

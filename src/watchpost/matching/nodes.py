@@ -1,0 +1,143 @@
+"""The compiled condition tree: a base for all matcher nodes and the boolean operators.
+
+Every node is an immutable (frozen, slotted) dataclass with ``matches(event) -> bool``. Nodes also
+answer two load-time questions the engine uses to index rules:
+
+- `Node.required_equalities`: field -> lower-cased string forms, one of which every matching event
+  must have in that field (for a multi-valued field: in at least one element). A rule with
+  ``{"EventID": {"1"}}`` can be skipped for every event whose EventID is not 1;
+- `Node.referenced_fields`: the fields the node reads (keyword searches read every field and are
+  reported by `Node.searches_keywords`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+
+from watchpost.events import Event
+
+Equalities = Mapping[str, frozenset[str]]
+
+NO_EQUALITIES: Equalities = {}
+
+
+class Node:
+    """Base of compiled matcher nodes."""
+
+    __slots__ = ()
+
+    def matches(self, event: Event) -> bool:
+        raise NotImplementedError
+
+    def cost(self) -> int:
+        """Rough relative evaluation cost; AND/OR evaluate cheap children first."""
+        return 1
+
+    def required_equalities(self) -> Equalities:
+        return NO_EQUALITIES
+
+    def referenced_fields(self) -> frozenset[str]:
+        return frozenset()
+
+    def searches_keywords(self) -> bool:
+        return False
+
+
+def _ordered(children: tuple[Node, ...]) -> tuple[Node, ...]:
+    return tuple(sorted(children, key=lambda child: child.cost()))
+
+
+@dataclass(frozen=True, slots=True)
+class AllOf(Node):
+    """AND: every child matches (children sorted cheapest first)."""
+
+    children: tuple[Node, ...]
+    _tests: tuple[Callable[[Event], bool], ...] = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "children", _ordered(self.children))
+        object.__setattr__(self, "_tests", tuple(child.matches for child in self.children))
+
+    def matches(self, event: Event) -> bool:
+        for test in self._tests:  # noqa: SIM110 - a loop beats all() on this hot path
+            if not test(event):
+                return False
+        return True
+
+    def cost(self) -> int:
+        return sum(child.cost() for child in self.children)
+
+    def required_equalities(self) -> Equalities:
+        # Each child's requirement holds; for a field required by several children the smallest
+        # set is kept (intersecting would be wrong for multi-valued fields: [a, b] meets {a} and {b}).
+        merged: dict[str, frozenset[str]] = {}
+        for child in self.children:
+            for name, values in child.required_equalities().items():
+                known = merged.get(name)
+                if known is None or len(values) < len(known):
+                    merged[name] = values
+        return merged
+
+    def referenced_fields(self) -> frozenset[str]:
+        return frozenset().union(*(child.referenced_fields() for child in self.children))
+
+    def searches_keywords(self) -> bool:
+        return any(child.searches_keywords() for child in self.children)
+
+
+@dataclass(frozen=True, slots=True)
+class AnyOf(Node):
+    """OR: some child matches (children sorted cheapest first)."""
+
+    children: tuple[Node, ...]
+    _tests: tuple[Callable[[Event], bool], ...] = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "children", _ordered(self.children))
+        object.__setattr__(self, "_tests", tuple(child.matches for child in self.children))
+
+    def matches(self, event: Event) -> bool:
+        for test in self._tests:  # noqa: SIM110 - a loop beats any() on this hot path
+            if test(event):
+                return True
+        return False
+
+    def cost(self) -> int:
+        return sum(child.cost() for child in self.children)
+
+    def required_equalities(self) -> Equalities:
+        # A field is required only if every alternative requires it; its values are the union.
+        if not self.children:
+            return NO_EQUALITIES
+        requirements = [child.required_equalities() for child in self.children]
+        common = set(requirements[0]).intersection(*requirements[1:])
+        return {
+            name: frozenset().union(*(requirement[name] for requirement in requirements))
+            for name in common
+        }
+
+    def referenced_fields(self) -> frozenset[str]:
+        return frozenset().union(*(child.referenced_fields() for child in self.children))
+
+    def searches_keywords(self) -> bool:
+        return any(child.searches_keywords() for child in self.children)
+
+
+@dataclass(frozen=True, slots=True)
+class Not(Node):
+    """NOT: the child does not match. Requires nothing of the event."""
+
+    child: Node
+
+    def matches(self, event: Event) -> bool:
+        return not self.child.matches(event)
+
+    def cost(self) -> int:
+        return self.child.cost()
+
+    def referenced_fields(self) -> frozenset[str]:
+        return self.child.referenced_fields()
+
+    def searches_keywords(self) -> bool:
+        return self.child.searches_keywords()
