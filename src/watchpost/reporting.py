@@ -1,0 +1,48 @@
+"""The closing summary and load-problem listing a hunt prints on standard error."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import IO, TYPE_CHECKING
+
+from watchpost.rules.model import LEVELS, RuleProblem
+from watchpost.sinks.terminal_text import sanitise_terminal
+
+if TYPE_CHECKING:
+    from watchpost.engine import Hunt
+
+SHOW_AT_MOST = 20
+
+
+def print_load_problems(problems: Sequence[RuleProblem], err: IO[str], quiet: bool) -> None:
+    """Rules that cannot run: the first few in full, then a count."""
+    if not problems or quiet:
+        return
+    for problem in problems[:SHOW_AT_MOST]:
+        err.write(f"rule skipped: {sanitise_terminal(problem.describe(), 500)}\n")
+    if len(problems) > SHOW_AT_MOST:
+        err.write(f"... and {len(problems) - SHOW_AT_MOST} more rules skipped (see `watchpost rules check`)\n")
+
+
+def print_summary(engine: Hunt, err: IO[str]) -> None:
+    """Files and events read, what was skipped and why, alerts by level and rule, elapsed time."""
+    stats = engine.stats
+    problems = engine.problems
+    read_problems = problems.of_stage("read")
+    for problem in read_problems[:SHOW_AT_MOST]:
+        err.write(f"skipped: {sanitise_terminal(problem.describe(), 500)}\n")
+    if problems.count("read") > SHOW_AT_MOST:
+        err.write(f"... and {problems.count('read') - SHOW_AT_MOST} more unreadable records or files\n")
+    for problem in problems.of_stage("correlation")[:SHOW_AT_MOST]:
+        err.write(f"correlation: {sanitise_terminal(problem.describe(), 500)}\n")
+    rate = stats.events / stats.elapsed if stats.elapsed > 0 else 0.0
+    err.write(
+        f"read {stats.sources} inputs, {stats.events} events ({stats.events_in_range} in range) "
+        f"in {stats.elapsed:.1f}s ({rate:,.0f} events/s); skipped {problems.count('read')} unreadable, "
+        f"{len(engine.ruleset.problems)} rules could not run\n"
+    )
+    levels = ", ".join(f"{level} {stats.alerts_by_level[level]}" for level in reversed(LEVELS)
+                       if stats.alerts_by_level[level])
+    err.write(f"{stats.alerts} alerts" + (f" ({levels})" if levels else "") + "\n")
+    for title, count in stats.alerts_by_rule.most_common(SHOW_AT_MOST):
+        err.write(f"  {count:6d}  {sanitise_terminal(title, 200)}\n")
