@@ -71,7 +71,7 @@ from watchpost.matching.nodes import AllOf, AnyOf, Node, Not
 from watchpost.matching.string_patterns import (
     TextPattern,
     build_text_test,
-    exact_pattern,
+    literal_pattern,
     pattern_from_regex,
     pattern_from_string,
 )
@@ -203,17 +203,23 @@ def _text_leaf(field: str | None, pattern: TextPattern, cased: bool) -> Node:
 
 
 def _string_leaf(field: str | None, value: SigmaType) -> Node | None:
-    """Leaves shared by field and keyword matching (strings, numbers, booleans, regexes)."""
+    """Leaves shared by field and keyword matching (strings, numbers, booleans, regexes).
+
+    Keyword values (``field`` None) may occur anywhere in a field's string form, as in a full-text
+    search: ``mimikatz`` finds ``Mimikatz driver``; regexes search unanchored anyway.
+    """
+    anywhere = field is None
     if isinstance(value, SigmaCasedString):
-        return _text_leaf(field, pattern_from_string(value, cased=True), cased=True)
+        return _text_leaf(field, pattern_from_string(value, True, anywhere), cased=True)
     if isinstance(value, SigmaString):
-        return _text_leaf(field, pattern_from_string(value, cased=False), cased=False)
+        return _text_leaf(field, pattern_from_string(value, False, anywhere), cased=False)
     if isinstance(value, SigmaRegularExpression):
         return _text_leaf(field, pattern_from_regex(value), cased=True)
     if isinstance(value, SigmaBool):
-        return _text_leaf(field, exact_pattern("true" if value.boolean else "false"), cased=False)
+        text = "true" if value.boolean else "false"
+        return _text_leaf(field, literal_pattern(text, anywhere), cased=False)
     if isinstance(value, SigmaNumber) and not isinstance(value, SigmaTimestampPart):
-        return _text_leaf(field, exact_pattern(text_of(value.number) or ""), cased=False)
+        return _text_leaf(field, literal_pattern(text_of(value.number) or "", anywhere), cased=False)
     return None
 
 

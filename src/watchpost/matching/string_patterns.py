@@ -171,10 +171,18 @@ def _tokens(value: SigmaString) -> list[str | SpecialChars]:
     return tokens
 
 
-def pattern_from_string(value: SigmaString, cased: bool) -> TextPattern:
-    """The fastest pattern that matches exactly what the Sigma string ``value`` matches."""
+def pattern_from_string(value: SigmaString, cased: bool, anywhere: bool = False) -> TextPattern:
+    """The fastest pattern that matches exactly what the Sigma string ``value`` matches.
+
+    ``anywhere`` (keyword searches) lets the value occur anywhere in the text, as with ``contains``.
+    """
     source = str(value)
     tokens = _tokens(value)
+    if anywhere:
+        multi = SpecialChars.WILDCARD_MULTI
+        tokens = [*(() if tokens[:1] == [multi] else (multi,)), *tokens]
+        if tokens[-1] is not multi:
+            tokens.append(multi)
     if not cased:
         tokens = [token.lower() if isinstance(token, str) else token for token in tokens]
     if SpecialChars.WILDCARD_SINGLE in tokens:
@@ -209,7 +217,7 @@ def _wildcard_pattern(tokens: Sequence[str | SpecialChars], source: str) -> Text
             parts.append(".")
         else:
             parts.append(re2.escape(token))
-    regex = compile_re2("".join(parts), f"wildcard value {source!r}")
+    regex = compile_re2("".join(parts), f"wildcard value '{source}'")
     return TextPattern(PatternKind.WILDCARD, regex=regex, source=source)
 
 
@@ -218,18 +226,20 @@ def pattern_from_regex(value: SigmaRegularExpression) -> TextPattern:
     for part in value.regexp.s:
         if isinstance(part, Placeholder):
             raise CompileError(
-                f"unresolved placeholder %{part.name}% in regular expression {str(value.regexp)!r}: "
+                f"unresolved placeholder %{part.name}% in regular expression '{value.regexp}': "
                 "define it in the placeholder file (expand modifier)"
             )
     expression = str(value.regexp)
     letters = "".join(sorted(_FLAG_LETTERS[flag] for flag in value.flags))
     pattern = f"(?{letters}){expression}" if letters else expression
-    regex = compile_re2(pattern, f"regular expression {expression!r}")
+    regex = compile_re2(pattern, f"regular expression '{expression}'")
     return TextPattern(PatternKind.REGEX, regex=regex, source=expression)
 
 
-def exact_pattern(text: str) -> TextPattern:
-    """An exact match on a fixed string form (numbers, booleans)."""
+def literal_pattern(text: str, anywhere: bool = False) -> TextPattern:
+    """A fixed string form (numbers, booleans): equal to the text, or contained in it (keywords)."""
+    if anywhere:
+        return TextPattern(PatternKind.CONTAINS, text=text, source=text)
     return TextPattern(PatternKind.EXACT, text=text, source=text)
 
 
