@@ -1,0 +1,121 @@
+"""Windows EVTX files, read with pyevtx-rs (the ``evtx`` package).
+
+Each record becomes an `Event` with the flat fields of `watchpost.readers.winevent`, its
+timestamp from ``System/TimeCreated/@SystemTime`` (the record header's time only when the event
+has no TimeCreated: some real files carry 1601-01-01 header times) and its origin
+``(source name, record number, "record")``. The record number is the one in the record header,
+which tools such as ``evtx_dump`` show; the event's own ``System/EventRecordID`` (which differs
+when the records were exported from a larger log) is the field ``EventRecordID``.
+
+Bad input: a file pyevtx-rs cannot open is one problem; each chunk or record it cannot parse is
+one problem (placed after the last good record) and reading goes on with the next one.
+"""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Iterator
+from datetime import datetime
+from typing import Any
+
+import orjson
+from evtx import PyEvtxParser
+
+from watchpost.events import WINDOWS, Event, Origin
+from watchpost.problems import ProblemLog
+from watchpost.readers.base import Source
+from watchpost.readers.timestamp import parse_timestamp
+from watchpost.readers.winevent import flatten_windows_event
+
+EVTX_MAGIC = b"ElfFile\x00"
+
+MAX_CONSECUTIVE_ERRORS = 10_000
+"""Parse errors in a row after which a file is given up (guards against a parser that loops)."""
+
+
+def open_evtx_parser(source: Source) -> Any:
+    """A ``PyEvtxParser`` over ``source``: by path for plain files, else over its bytes in memory.
+
+    pyevtx-rs >= 0.14 takes ``skip_errors``: left False, a parse error is raised by the record
+    iterator as ``RuntimeError`` and the iterator goes on with the next record or chunk (with True
+    errors become ``RuntimeWarning``s, which cannot be tied to a file and place). Older versions
+    do not take the argument; the reader copes with both behaviours.
+    """
+    target: Any
+    if source.path is not None:
+        target = str(source.path)
+    else:
+        with source.open() as stream:
+            target = io.BytesIO(stream.read())
+    try:
+        return PyEvtxParser(target, skip_errors=False)
+    except TypeError:
+        return PyEvtxParser(target)
+
+
+class EvtxReader:
+    """Reads EVTX files (magic ``ElfFile\\0``); the hot path of Windows detection."""
+
+    name = "evtx"
+    extensions = (".evtx",)
+
+    def sniff(self, head: bytes, source: Source) -> bool:
+        return head.startswith(EVTX_MAGIC)
+
+    def read(self, source: Source, problems: ProblemLog) -> Iterator[Event]:
+        try:
+            parser = open_evtx_parser(source)
+            records = parser.records_json()
+        except (OSError, RuntimeError, ValueError) as exc:
+            problems.add("read", source.name, None, f"cannot open EVTX file: {exc}")
+            return
+        yield from _read_records(records, source.name, problems)
+
+
+def _read_records(records: Iterator[Any], name: str, problems: ProblemLog) -> Iterator[Event]:
+    last_record: int | None = None
+    errors_in_a_row = 0
+    while True:
+        try:
+            for record in records:
+                if isinstance(record, BaseException):  # how pyevtx-rs < 0.9 reported errors
+                    raise record
+                errors_in_a_row = 0
+                try:
+                    event = _event(record, name, problems)
+                except (orjson.JSONDecodeError, KeyError, TypeError, ValueError, AttributeError) as exc:
+                    problems.add("read", name, f"record {record.get('event_record_id')}", _reason(exc))
+                    continue
+                last_record = event.origin.record
+                yield event
+            return
+        except Exception as exc:  # any parser failure is reported, then reading goes on
+            place = "before the first record" if last_record is None else f"after record {last_record}"
+            problems.add("read", name, place, f"unreadable EVTX data: {exc}")
+            errors_in_a_row += 1
+            if errors_in_a_row >= MAX_CONSECUTIVE_ERRORS:
+                problems.add("read", name, place, f"gave up after {errors_in_a_row} errors in a row")
+                return
+
+
+def _event(record: dict[str, Any], name: str, problems: ProblemLog) -> Event:
+    fields, system_time = flatten_windows_event(orjson.loads(record["data"])["Event"])
+    record_id = record["event_record_id"]
+    timestamp: datetime | None = None
+    if system_time is not None:
+        try:
+            timestamp = parse_timestamp(system_time)
+        except ValueError:
+            problems.add(
+                "read", name, f"record {record_id}",
+                f"unparsable TimeCreated {system_time!r}: used the record header time",
+            )
+    if timestamp is None:
+        timestamp = parse_timestamp(record["timestamp"])
+    return Event(timestamp, fields, Origin(name, record_id, "record"), WINDOWS)
+
+
+def _reason(exc: BaseException) -> str:
+    if isinstance(exc, KeyError):
+        return f"record without {exc}"
+    return f"unreadable record: {type(exc).__name__}: {exc}"

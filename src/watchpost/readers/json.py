@@ -1,0 +1,178 @@
+"""JSON logs: JSON Lines, JSON arrays, pretty-printed JSON documents (one or several in a row).
+
+What an object becomes (Windows shapes, flattening, which key gives the time) is decided in
+`watchpost.readers.json_shapes`. Times are ISO 8601 with any offset, converted to UTC; a time
+without an offset is taken as UTC; numbers are epoch times (`watchpost.readers.timestamp`).
+
+Layout: when the first non-blank line is a whole JSON value, the file is JSON Lines: each line
+is parsed alone (origin ``(name, line, "line")``; a line holding an array gives one event per
+object). Otherwise (the first line is only ``[`` or ``{``, or a pretty-printed array) the file
+is one document: a top-level array gives one event per object (origin ``"element"``, 1-based),
+an object one event. Several documents in a row, with ``Record N`` lines between them as
+``evtx_dump`` prints, are read too.
+
+Bad input: a malformed line is reported with its line number and the next line is read. A
+document that does not parse is reported with orjson's line and column, then read again value by
+value (``[``, ``]`` and ``,`` between values skipped), resuming at the next line that starts with
+``{`` after each bad value. A value that is not an object, or whose time does not parse, is
+reported; events without any time get 1970-01-01, reported once per file with their count.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Iterator
+from datetime import datetime
+from typing import Any
+
+import orjson
+
+from watchpost.events import EPOCH, Event, Origin
+from watchpost.problems import ProblemLog
+from watchpost.readers.base import Source
+from watchpost.readers.json_shapes import shape_object
+from watchpost.readers.text import utf8_head, utf8_lines
+from watchpost.readers.timestamp import parse_any_timestamp, parse_timestamp
+
+
+class JsonReader:
+    """Reads JSON logs (see the module docstring)."""
+
+    name = "json"
+    extensions = (".json", ".jsonl", ".ndjson")
+
+    def sniff(self, head: bytes, source: Source) -> bool:
+        return utf8_head(head)[:1] in (b"{", b"[")
+
+    def read(self, source: Source, problems: ProblemLog) -> Iterator[Event]:
+        with source.open() as stream:
+            reading = _JsonFile(source.name, problems)
+            yield from reading.events(utf8_lines(stream))
+            reading.report_untimed()
+
+
+class _JsonFile:
+    def __init__(self, name: str, problems: ProblemLog) -> None:
+        self.name = name
+        self.problems = problems
+        self.untimed = 0
+
+    def events(self, lines: Iterable[bytes]) -> Iterator[Event]:
+        line_iter = iter(lines)
+        number = 0
+        for line in line_iter:
+            number += 1
+            if line.strip():
+                break
+        else:
+            return
+        try:
+            value = orjson.loads(line)
+        except orjson.JSONDecodeError as exc:
+            stripped = line.strip()
+            if stripped in (b"{", b"[") or stripped.startswith(b"["):
+                yield from self._document(number, [line, *line_iter])
+                return
+            self._problem(f"line {number}", f"malformed JSON: {exc}")
+        else:
+            yield from self._events_of(value, number, "line")
+        yield from self._json_lines(line_iter, number)
+
+    def report_untimed(self) -> None:
+        if self.untimed:
+            self._problem(None, f"{self.untimed} events without a time: their time is set to 1970-01-01")
+
+    def _json_lines(self, lines: Iterator[bytes], number: int) -> Iterator[Event]:
+        loads = orjson.loads
+        for line in lines:
+            number += 1
+            try:
+                value = loads(line)
+            except orjson.JSONDecodeError as exc:
+                if line.strip():
+                    self._problem(f"line {number}", f"malformed JSON: {exc}")
+                continue
+            if value.__class__ is dict:
+                event = self._event(value, number, "line")
+                if event is not None:
+                    yield event
+            else:
+                yield from self._events_of(value, number, "line")
+
+    def _document(self, first_number: int, lines: list[bytes]) -> Iterator[Event]:
+        text = b"".join(lines)
+        try:
+            value = orjson.loads(text)
+        except orjson.JSONDecodeError:
+            yield from self._values_one_by_one(text.decode("utf-8", errors="replace"), first_number)
+            return
+        if isinstance(value, list):
+            for index, item in enumerate(value, start=1):
+                yield from self._events_of(item, index, "element")
+        else:
+            yield from self._events_of(value, first_number, "line")
+
+    def _values_one_by_one(self, text: str, first_number: int) -> Iterator[Event]:
+        """Decode ``text`` value by value, skipping separators and ``Record N`` headers."""
+        decoder = json.JSONDecoder()
+        position, line = 0, first_number
+        length = len(text)
+        while position < length:
+            char = text[position]
+            if char in " \t\r\n,[]":
+                line += char == "\n"
+                position += 1
+                continue
+            if text.startswith("Record ", position):
+                position = _line_end(text, position)
+                continue
+            try:
+                value, end = decoder.raw_decode(text, position)
+            except json.JSONDecodeError as exc:
+                self._problem(f"line {first_number + exc.lineno - 1}", f"malformed JSON: {exc.msg}")
+                resume = text.find("\n{", position + 1)
+                end = length if resume < 0 else resume
+            else:
+                yield from self._events_of(value, line, "line")
+            line += text.count("\n", position, end)
+            position = end
+
+    def _events_of(self, value: Any, number: int, kind: str) -> Iterator[Event]:
+        items = value if isinstance(value, list) else (value,)
+        for item in items:
+            event = self._event(item, number, kind)
+            if event is not None:
+                yield event
+
+    def _event(self, value: Any, number: int, kind: str) -> Event | None:
+        place = f"{kind} {number}"
+        if value.__class__ is not dict:
+            self._problem(place, f"not a JSON object: {type(value).__name__}")
+            return None
+        try:
+            fields, raw_time, logsource = shape_object(value)
+        except ValueError as exc:  # orjson.JSONDecodeError is a ValueError
+            self._problem(place, f"unreadable embedded record: {exc}")
+            return None
+        timestamp = self._timestamp(raw_time, place)
+        return Event(timestamp, fields, Origin(self.name, number, kind), logsource)
+
+    def _timestamp(self, raw_time: Any, place: str) -> datetime:
+        if raw_time is None:
+            self.untimed += 1
+            return EPOCH
+        try:
+            if raw_time.__class__ is str:
+                return parse_timestamp(raw_time)
+            return parse_any_timestamp(raw_time)
+        except ValueError:
+            self._problem(place, f"unparsable time {raw_time!r}: set to 1970-01-01")
+            return EPOCH
+
+    def _problem(self, place: str | None, reason: str) -> None:
+        self.problems.add("read", self.name, place, reason)
+
+
+def _line_end(text: str, position: int) -> int:
+    end = text.find("\n", position)
+    return len(text) if end < 0 else end
