@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from sigma.modifiers import modifier_mapping
 
 from watchpost.rules.loader import LoadedRules, load_rules
 from watchpost.rules.model import RuleProblem
@@ -377,3 +378,13 @@ def test_invalid_rules_get_a_clear_reason(tmp_path: Path, text: str, expected: s
     loaded = load_rules([path])
     assert loaded.rules == []
     assert expected in the_problem(loaded, path).reason
+
+
+def test_modifier_aliases_are_registered_before_parsing(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delitem(modifier_mapping, "utf16le", raising=False)
+    text = rule_doc("Encoded").replace("EventID: 4688", "CommandLine|utf16le|base64offset|contains: net use")
+    loaded = load_rules([write(tmp_path, "encoded.yml", text)])
+    assert loaded.problems == []
+    assert titles(loaded) == ["Encoded"]

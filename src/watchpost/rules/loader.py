@@ -22,7 +22,6 @@ Decisions:
 
 from __future__ import annotations
 
-import importlib
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -42,6 +41,7 @@ from watchpost.rules.documents import (
     sigma_message,
 )
 from watchpost.rules.model import LoadReport, RuleProblem
+from watchpost.rules.modifiers import register_modifier_aliases
 
 ParsedItem = SigmaRule | SigmaCorrelationRule | SigmaFilter
 
@@ -94,7 +94,7 @@ class ParsedDocument:
 
 def load_rules(paths: Sequence[Path], translators: Sequence[Translator] = ()) -> LoadedRules:
     """Load every rule under ``paths`` (files or directories)."""
-    register_modifier_aliases()
+    register_modifier_aliases()  # modifier names of the Sigma spec that pySigma lacks
     problems: list[RuleProblem] = []
     files = find_rule_files(paths, problems)
     parsed: list[ParsedDocument] = []
@@ -107,18 +107,6 @@ def load_rules(paths: Sequence[Path], translators: Sequence[Translator] = ()) ->
     loaded = assemble(unique, problems)
     loaded.files = len(files)
     return loaded
-
-
-def register_modifier_aliases() -> None:
-    """Register watchpost's modifier aliases with pySigma before parsing, when available."""
-    # TODO: import watchpost.rules.modifiers directly once that module has landed.
-    try:
-        module = importlib.import_module("watchpost.rules.modifiers")
-    except ModuleNotFoundError as error:
-        if error.name != "watchpost.rules.modifiers":
-            raise
-        return
-    module.register_modifier_aliases()
 
 
 def parse_document(document: RuleDocument, problems: list[RuleProblem]) -> ParsedItem | None:
