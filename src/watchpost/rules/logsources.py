@@ -31,6 +31,10 @@ webserver, dns...) become one ``gate`` variant: the rule unchanged, matched agai
 hints by `LogsourceGate`. ``category: application`` next to a product is a folder label of the
 taxonomy (for product-agnostic conversion), not a restriction, and is left out of the gate.
 
+The added detection is named ``_logsource``; pySigma rewrites the rule's parsed conditions
+(``rule.detection.parsed_condition[i].condition`` becomes ``_logsource and (<original>)``) but not
+the raw ``rule.detection.condition`` strings, so compile from ``parsed_condition``.
+
 Pipelines run on a deep copy of the rule (pySigma's ``ProcessingPipeline.apply`` changes the rule
 in place); the loaded rule is never modified. Not thread-safe: pipelines keep per-call state.
 """
