@@ -1,0 +1,95 @@
+"""What correlations consume: a detection match or a fired correlation, in one shape.
+
+A fired correlation feeds the correlations that reference it exactly like a match: its time is
+that of its last event, its fields are its group-by values and, for any other field, the values
+its events carry (so an outer correlation may group by a field the inner one did not group by;
+an occurrence whose events disagree on such a field belongs to each of their groups).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from watchpost.correlation.keys import Key, event_keys, field_value, normalise_key, scalars
+from watchpost.events import EPOCH, Event
+from watchpost.matching.model import Match
+
+MICROSECOND = timedelta(microseconds=1)
+
+
+def micros(moment: datetime) -> int:
+    """Exact microseconds since the Unix epoch (timestamps are UTC)."""
+    return (moment - EPOCH) // MICROSECOND
+
+
+def moment(us: int) -> datetime:
+    return EPOCH + timedelta(microseconds=us)
+
+
+@dataclass(frozen=True, slots=True)
+class Occurrence:
+    """One input of a correlation.
+
+    ``ts`` is in microseconds; ``seq`` orders occurrences with the same time by arrival.
+    ``events``/``event_rules`` are the detection events behind it (one for a match) and the
+    detection rule each matched. ``group`` holds a fired correlation's group-by keys.
+    """
+
+    rule_id: str
+    ts: int
+    seq: int
+    events: tuple[Event, ...]
+    event_rules: tuple[str, ...]
+    group: tuple[tuple[str, Key], ...] = ()
+    shown: tuple[tuple[str, str], ...] = ()
+
+    @classmethod
+    def of_match(cls, match: Match, seq: int) -> Occurrence:
+        event = match.event
+        return cls(match.rule.id, micros(event.timestamp), seq, (event,), (match.rule.id,))
+
+    @property
+    def timestamp(self) -> datetime:
+        return self.events[-1].timestamp if self.events else moment(self.ts)
+
+    def keys(self, name: str) -> set[Key]:
+        """The group keys of field ``name`` in this occurrence (empty: it has none)."""
+        for group_name, key in self.group:
+            if group_name == name:
+                return {key}
+        if len(self.events) == 1 and not self.group:
+            found: set[Key] = set()
+            for scalar in scalars(field_value(self.events[0].fields, name)):
+                normal = normalise_key(name, scalar)
+                if normal is not None:
+                    found.add(normal)
+            return found
+        return event_keys(self.events, name)
+
+    def display(self, name: str, key: Key) -> str | None:
+        """The value as written in the events for ``key`` of ``name`` (None: not found)."""
+        for group_name, shown in self.shown:
+            if group_name == name:
+                return shown
+        for event in self.events:
+            for scalar in scalars(field_value(event.fields, name)):
+                if normalise_key(name, scalar) == key:
+                    return str(scalar)
+        return None
+
+    def values(self, names: tuple[str, ...]) -> list[object]:
+        """Raw scalar values of the measured field(s): one per event (a tuple for several)."""
+        found: list[object] = []
+        for event in self.events:
+            if len(names) == 1:
+                found.extend(scalars(field_value(event.fields, names[0])))
+                continue
+            parts = [next(scalars(field_value(event.fields, name)), None) for name in names]
+            if all(part is not None for part in parts):
+                found.append(tuple(parts))
+        if not found and len(names) == 1:
+            for group_name, key in self.group:
+                if group_name == names[0]:
+                    found.append(key)
+        return found

@@ -1,0 +1,309 @@
+"""Mutable state of one correlation: its groups, their sliding windows, and when they fire.
+
+Decisions (docs/correlation.md):
+
+- A condition with only lower bounds (``gt``/``gte``) is checked each time an occurrence
+  arrives, over the trailing window ``[t - timespan, t]``; the first time it holds the
+  correlation fires with the window's entries, and the group starts afresh after them (those
+  entries are consumed: no flood of alerts for the same burst).
+- Any other condition (upper bounds, ``eq``, ``neq``) and value_avg/value_percentile/
+  value_median are decided when a window has ended: the window opened by the oldest pending
+  entry, ``[t0, t0 + timespan]``, is measured once the release horizon passes its end; if it
+  fires its entries are consumed, otherwise the window slides to the next entry.
+- Groups live in least-recently-used order; a group whose windows can no longer change is
+  dropped; at ``max_groups`` the least recently used group is evicted (and reported).
+"""
+
+from __future__ import annotations
+
+import heapq
+import itertools
+from collections import OrderedDict, deque
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from watchpost.correlation.keys import Key, display_key, is_pid_field, normalise_key, number_of
+from watchpost.correlation.measures import Entry, evidence, measure
+from watchpost.correlation.occurrence import Occurrence
+from watchpost.correlation.spec import NUMERIC_TYPES, VALUE_COUNT, CorrelationSpec
+
+KEEP_EVENTS = 100
+"""Occurrences kept per group for alerts; older entries keep only their time and value."""
+MAX_KEYS = 16
+"""Group memberships of one occurrence at most (several values of a group-by field)."""
+
+GroupKey = tuple[Key, ...]
+Reporter = Callable[[str, Occurrence | None], None]
+
+
+@dataclass(frozen=True, slots=True)
+class Fired:
+    """A window that met its condition."""
+
+    spec: CorrelationSpec
+    shown: tuple[tuple[str, str], ...]
+    key: GroupKey
+    value: float
+    entries: tuple[Entry, ...]
+    window_start: int
+    window_end: int
+    on_arrival: bool
+    in_window: int
+
+
+class GroupWindow:
+    """One group's entries, ordered by (time, arrival); ``closed`` is the point up to which
+    the group takes no more entries (consumed by an alert or slid past)."""
+
+    __slots__ = ("key", "shown", "entries", "closed", "newest")
+
+    def __init__(self, key: GroupKey, shown: tuple[tuple[str, str], ...]) -> None:
+        self.key = key
+        self.shown = shown
+        self.entries: deque[Entry] = deque()
+        self.closed: tuple[int, int] = (-(2**62), -1)
+        self.newest = -(2**62)
+
+    def add(self, entry: Entry) -> int:
+        """Place ``entry`` in order; its index (the last one when it is the newest)."""
+        entries = self.entries
+        if not entries or entries[-1].order <= entry.order:
+            entries.append(entry)
+            if len(entries) > KEEP_EVENTS:
+                entries[-KEEP_EVENTS - 1].occ = None
+            self.newest = max(self.newest, entry.ts)
+            return len(entries) - 1
+        index = len(entries)
+        while index > 0 and entries[index - 1].order > entry.order:
+            index -= 1
+        entries.insert(index, entry)
+        return index
+
+
+class CorrelationState:
+    """The groups of one correlation and their windows."""
+
+    def __init__(self, spec: CorrelationSpec, max_groups: int, report: Reporter) -> None:
+        self.spec = spec
+        self.max_groups = max_groups
+        self.report = report
+        self.groups: OrderedDict[GroupKey, GroupWindow] = OrderedDict()
+        self.closing: list[tuple[int, int, GroupKey]] = []  # (window end, tiebreak, group)
+        self._tiebreak = itertools.count()
+        self.missing_keys = 0
+        self.refused = 0
+        self.evicted = 0
+
+    # -- arrival ---------------------------------------------------------------------------
+
+    def insert(self, occ: Occurrence, slot: int, horizon: int) -> list[Fired]:
+        """Place ``occ`` (from ``spec.rules[slot]``) in its groups; what fires on arrival."""
+        keys = self.group_keys(occ, slot)
+        if not keys:
+            self.missing_keys += 1
+            return []
+        values = self.values_of(occ, slot)
+        fired: list[Fired] = []
+        for key in keys:
+            group = self.group_for(key, occ, slot, horizon)
+            entry = Entry(occ.ts, occ.seq, slot, values, occ)
+            if entry.order <= group.closed:
+                self.refused += 1
+                continue
+            index = group.add(entry)
+            if self.spec.decided_on_arrival:
+                fired.extend(self.check_arrival(group, index))
+                if not group.entries:
+                    del self.groups[key]
+            elif index == 0:
+                self.schedule(group)
+        return fired
+
+    def group_keys(self, occ: Occurrence, slot: int) -> list[GroupKey]:
+        sources = self.spec.sources[slot]
+        if not sources:
+            return [()]
+        choices: list[list[Key]] = []
+        for name in sources:
+            found = occ.keys(name)
+            if not found:
+                return []
+            choices.append(sorted(found, key=repr))
+        keys = list(itertools.islice(itertools.product(*choices), MAX_KEYS))
+        return keys
+
+    def values_of(self, occ: Occurrence, slot: int) -> tuple[object, ...]:
+        spec = self.spec
+        if not spec.value_sources:
+            return ()
+        names = spec.value_sources[slot]
+        raw = occ.values(names)
+        if spec.type == VALUE_COUNT:
+            if len(names) == 1:
+                return tuple(k for k in (normalise_key(names[0], v) for v in raw) if k is not None)
+            return tuple(
+                tuple(normalise_key(n, part) for n, part in zip(names, v, strict=True))
+                for v in raw
+                if isinstance(v, tuple)
+            )
+        if spec.type in NUMERIC_TYPES:
+            return tuple(n for n in (number_of(v) for v in raw) if n is not None)
+        return ()
+
+    def group_for(self, key: GroupKey, occ: Occurrence, slot: int, horizon: int) -> GroupWindow:
+        group = self.groups.get(key)
+        if group is not None:
+            self.groups.move_to_end(key)
+            return group
+        if len(self.groups) >= self.max_groups:
+            self.expire(horizon)
+        while len(self.groups) >= self.max_groups:
+            old_key, old = self.groups.popitem(last=False)
+            self.evicted += 1
+            self.report(
+                f"group limit ({self.max_groups}) reached: dropped the state of group "
+                f"{dict(old.shown)} ({len(old.entries)} pending events)",
+                None,
+            )
+        sources = self.spec.sources[slot]
+        shown = tuple(
+            (name, self.shown_value(name, source, k, occ))
+            for name, source, k in zip(self.spec.group_by, sources, key, strict=True)
+        )
+        group = GroupWindow(key, shown)
+        self.groups[key] = group
+        return group
+
+    @staticmethod
+    def shown_value(name: str, source: str, key: Key, occ: Occurrence) -> str:
+        if is_pid_field(source) or is_pid_field(name):
+            return display_key(key)
+        return occ.display(source, key) or display_key(key)
+
+    def check_arrival(self, group: GroupWindow, index: int) -> list[Fired]:
+        """Check the trailing windows ending at ``index`` and after it."""
+        span = self.spec.timespan_us
+        entries = group.entries
+        if index == len(entries) - 1:
+            newest = entries[-1].ts
+            while entries[0].ts < newest - span:
+                entries.popleft()
+            return self.fire_trailing(group, list(entries) if self.needs_list() else entries)
+        fired: list[Fired] = []
+        ordered = list(entries)
+        anchor = index
+        while anchor < len(ordered):
+            end = ordered[anchor].ts
+            start = anchor
+            while start > 0 and ordered[start - 1].ts >= end - span:
+                start -= 1
+            window = ordered[start : anchor + 1]
+            result = self.fire_trailing(group, window)
+            if result:
+                fired.extend(result)
+                ordered = ordered[anchor + 1 :]
+                anchor = 0
+                continue
+            anchor += 1
+        group.entries = deque(ordered)
+        return fired
+
+    def needs_list(self) -> bool:
+        return self.spec.type != "event_count"
+
+    def fire_trailing(self, group: GroupWindow, window: deque[Entry] | list[Entry]) -> list[Fired]:
+        """Fire when ``window`` (ending at its last entry) meets the condition; consume it."""
+        spec = self.spec
+        value = measure(spec, window)
+        if not spec.condition.holds(value):
+            return []
+        assert value is not None
+        chosen = tuple(evidence(spec, window))
+        last = window[-1]
+        fired = Fired(
+            spec,
+            group.shown,
+            group.key,
+            value,
+            chosen,
+            last.ts - spec.timespan_us,
+            last.ts,
+            True,
+            len(window),
+        )
+        group.closed = max(group.closed, last.order)
+        if window is group.entries:
+            group.entries.clear()
+        else:
+            while group.entries and group.entries[0].order <= last.order:
+                group.entries.popleft()
+        return [fired]
+
+    # -- window ends -----------------------------------------------------------------------
+
+    def schedule(self, group: GroupWindow) -> None:
+        end = group.entries[0].ts + self.spec.timespan_us
+        heapq.heappush(self.closing, (end, next(self._tiebreak), group.key))
+
+    def next_close(self) -> int | None:
+        """The earliest pending window end (stale schedule entries are skipped)."""
+        closing = self.closing
+        while closing:
+            end, _, key = closing[0]
+            group = self.groups.get(key)
+            if group is not None and group.entries and group.entries[0].ts + self.spec.timespan_us == end:
+                return end
+            heapq.heappop(closing)
+        return None
+
+    def close_next(self) -> list[Fired]:
+        """Decide the window that ends first (`next_close` must have returned its end)."""
+        end, _, key = heapq.heappop(self.closing)
+        group = self.groups[key]
+        fired = self.decide(group, end)
+        if group.entries:
+            self.schedule(group)
+        else:
+            del self.groups[key]
+        return fired
+
+    def decide(self, group: GroupWindow, end: int) -> list[Fired]:
+        entries = group.entries
+        window = [entry for entry in itertools.takewhile(lambda e: e.ts <= end, entries)]
+        value = measure(self.spec, window)
+        if self.spec.condition.holds(value):
+            assert value is not None
+            last = window[-1]
+            for _ in window:
+                entries.popleft()
+            group.closed = max(group.closed, last.order)
+            chosen = tuple(evidence(self.spec, window))
+            return [
+                Fired(self.spec, group.shown, group.key, value, chosen, window[0].ts, end, False, len(window))
+            ]
+        first = entries.popleft()
+        group.closed = max(group.closed, first.order)
+        return []
+
+    # -- housekeeping ----------------------------------------------------------------------
+
+    def expire(self, horizon: int) -> None:
+        """Drop arrival-decided groups that no future window can reach."""
+        if not self.spec.decided_on_arrival:
+            return
+        limit = horizon - self.spec.timespan_us
+        groups = self.groups
+        while groups:
+            key, group = next(iter(groups.items()))
+            if group.newest >= limit:
+                break
+            del groups[key]
+
+    def flush(self) -> list[Fired]:
+        """Decide every pending window as if time had run out; forget all groups."""
+        fired: list[Fired] = []
+        while self.next_close() is not None:
+            fired.extend(self.close_next())
+        self.groups.clear()
+        self.closing.clear()
+        return fired
