@@ -82,9 +82,10 @@ def _read_records(records: Iterator[Any], name: str, problems: ProblemLog) -> It
                     raise record
                 errors_in_a_row = 0
                 try:
-                    event = _event(record, name, problems)
+                    event = event_from_record(record, name, problems)
                 except (orjson.JSONDecodeError, KeyError, TypeError, ValueError, AttributeError) as exc:
-                    problems.add("read", name, f"record {record.get('event_record_id')}", _reason(exc))
+                    number = record.get("event_record_id") if isinstance(record, dict) else None
+                    problems.add("read", name, f"record {number}", _reason(exc))
                     continue
                 last_record = event.origin.record
                 yield event
@@ -98,7 +99,8 @@ def _read_records(records: Iterator[Any], name: str, problems: ProblemLog) -> It
                 return
 
 
-def _event(record: dict[str, Any], name: str, problems: ProblemLog) -> Event:
+def event_from_record(record: dict[str, Any], name: str, problems: ProblemLog) -> Event:
+    """The event of one ``records_json()`` item (``event_record_id``, ``timestamp``, ``data``)."""
     fields, system_time = flatten_windows_event(orjson.loads(record["data"])["Event"])
     record_id = record["event_record_id"]
     timestamp: datetime | None = None
