@@ -1,0 +1,174 @@
+"""A loaded, compiled and indexed set of rules: what the engine runs.
+
+Loading (pySigma, `rules/`) -> logsource variants (`rules/logsources.py`) -> compiled matchers
+(`matching/`) -> an index that hands each event only the rule variants its logsource and
+Channel/EventID admit. Every rule that cannot run is kept as a `RuleProblem` with the reason.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from watchpost.correlation.spec import CorrelationSpec
+from watchpost.events import Event, LogsourceHint
+from watchpost.matching.model import CompiledRule, CompiledVariant, CompileError
+from watchpost.rules.documents import Translator
+from watchpost.rules.model import LoadReport, RuleMeta, RuleProblem
+
+IndexKey = tuple[str | None, str | None, str | None, str, str]
+
+
+@dataclass(frozen=True, slots=True)
+class IndexedVariant:
+    """A variant with the Channel/EventID values it requires (None: any)."""
+
+    rule: CompiledRule
+    variant: CompiledVariant
+    channels: frozenset[str] | None
+    event_ids: frozenset[str] | None
+
+    def admits(self, hint: LogsourceHint, channel: str, event_id: str) -> bool:
+        return (
+            self.variant.gate.admits(hint)
+            and (self.channels is None or channel in self.channels)
+            and (self.event_ids is None or event_id in self.event_ids)
+        )
+
+
+class RuleIndex:
+    """Selects, per event, the rule variants that can match it.
+
+    The key is the event's logsource hint plus its Channel and EventID; the candidate list for a
+    key is computed once and cached (real logs have a few hundred distinct keys at most).
+    """
+
+    def __init__(self, rules: Sequence[CompiledRule]) -> None:
+        self._variants = [index_variant(rule, variant) for rule in rules for variant in rule.variants]
+        self._cache: dict[IndexKey, tuple[IndexedVariant, ...]] = {}
+
+    def candidates(self, event: Event) -> tuple[IndexedVariant, ...]:
+        hint = event.logsource
+        fields = event.fields
+        channel = fields.get("Channel")
+        channel_key = channel.lower() if isinstance(channel, str) else ""
+        event_id = fields.get("EventID")
+        event_id_key = "" if event_id is None else str(event_id)
+        key = (hint.product, hint.service, hint.category, channel_key, event_id_key)
+        found = self._cache.get(key)
+        if found is None:
+            found = tuple(v for v in self._variants if v.admits(hint, channel_key, event_id_key))
+            self._cache[key] = found
+        return found
+
+    def match(self, event: Event) -> Iterator[CompiledRule]:
+        """The rules that match ``event``, each once."""
+        last: CompiledRule | None = None
+        for candidate in self.candidates(event):
+            rule = candidate.rule
+            if rule is last:
+                continue
+            if candidate.variant.matcher.matches(event):
+                last = rule
+                yield rule
+
+
+def index_variant(rule: CompiledRule, variant: CompiledVariant) -> IndexedVariant:
+    required = required_equalities(variant)
+    channels = required.get("Channel")
+    event_ids = required.get("EventID")
+    return IndexedVariant(rule, variant, channels, event_ids)
+
+
+def required_equalities(variant: CompiledVariant) -> dict[str, frozenset[str]]:
+    probe = getattr(variant.matcher, "required_equalities", None)
+    if probe is None:
+        return {}
+    found: dict[str, frozenset[str]] = probe()
+    return found
+
+
+@dataclass
+class RuleSet:
+    """Everything loaded from a set of rule paths."""
+
+    detections: list[CompiledRule] = field(default_factory=list)
+    correlations: list[CorrelationSpec] = field(default_factory=list)
+    hidden: frozenset[str] = frozenset()  # detection rule ids not output on their own
+    correlated_ids: frozenset[str] = frozenset()  # detection rule ids whose matches correlations use
+    report: LoadReport = field(default_factory=LoadReport)
+    index: RuleIndex = field(default_factory=lambda: RuleIndex(()))
+
+    @property
+    def problems(self) -> list[RuleProblem]:
+        return self.report.problems
+
+    def metas(self) -> list[RuleMeta]:
+        return [rule.meta for rule in self.detections] + [c.meta for c in self.correlations]
+
+
+def compile_detection(rule: Any, path: Path, problems: list[RuleProblem]) -> CompiledRule | None:
+    """Logsource variants of one pySigma rule, compiled; None (with a problem) when it can't run."""
+    from watchpost.matching import compile_rule_condition
+    from watchpost.rules.logsources import UnsupportedLogsource, resolve_variants
+    from watchpost.rules.meta import describe_rule
+
+    meta = describe_rule(rule, path)
+    try:
+        variants = resolve_variants(rule)
+    except UnsupportedLogsource as error:
+        problems.append(RuleProblem(str(path), meta.title, f"logsource: {error}"))
+        return None
+    compiled: list[CompiledVariant] = []
+    for variant in variants:
+        try:
+            matcher = compile_rule_condition(variant.rule)
+        except CompileError as error:
+            problems.append(RuleProblem(str(path), meta.title, str(error)))
+            return None
+        compiled.append(CompiledVariant(variant.label, variant.gate, matcher))
+    return CompiledRule(meta, tuple(compiled))
+
+
+def default_translators() -> list[Translator]:
+    """Loader hooks that turn non-standard documents into standard Sigma before pySigma reads them."""
+    from watchpost.correlation import split_range_condition
+    from watchpost.rules.seed import translate_seed_document
+
+    return [translate_seed_document, split_range_condition]
+
+
+def load_ruleset(paths: Sequence[Path], placeholders: Path | None = None) -> RuleSet:
+    """Load, resolve, compile and index the rules under ``paths``; problems are kept, not raised."""
+    from watchpost.correlation import base_rule_ids, compile_correlations, suppressed_rule_ids
+    from watchpost.rules.loader import load_rules
+    from watchpost.rules.meta import describe_rule
+    from watchpost.rules.placeholders import load_placeholders, resolve_placeholders
+
+    loaded = load_rules(paths, translators=default_translators())
+    report = loaded.report()
+    values: dict[str, list[str]] | None = None
+    if placeholders is not None:
+        values = load_placeholders(placeholders)
+    detections: list[CompiledRule] = []
+    for item in loaded.rules:
+        rule = item.rule if values is None else resolve_placeholders(item.rule, values)
+        compiled = compile_detection(rule, item.path, report.problems)
+        if compiled is not None:
+            detections.append(compiled)
+    metas = [rule.meta for rule in detections]
+    specs, problems = compile_correlations([(c.rule, c.path) for c in loaded.correlations], metas)
+    report.problems.extend(problems)
+    report.rules = len(detections) + len(specs)
+    not_output = {describe_rule(i.rule, i.path).id for i in loaded.rules if not i.output}
+    hidden = suppressed_rule_ids(metas, specs) | not_output
+    return RuleSet(
+        detections=detections,
+        correlations=list(specs),
+        hidden=frozenset(hidden),
+        correlated_ids=base_rule_ids(specs),
+        report=report,
+        index=RuleIndex(detections),
+    )
