@@ -25,7 +25,7 @@ from xml.etree.ElementTree import Element, ParseError, fromstring
 from watchpost.events import EPOCH, WINDOWS, Event, Origin
 from watchpost.problems import ProblemLog
 from watchpost.readers.base import Source
-from watchpost.readers.text import utf8_chunks, utf8_head
+from watchpost.readers.text import CHUNK_SIZE, utf8_chunks, utf8_head
 from watchpost.readers.timestamp import parse_timestamp
 from watchpost.readers.winevent import ATTRIBUTES, TEXT, flatten_windows_event, make_system_integers
 
@@ -44,6 +44,9 @@ class WindowsXmlReader:
     name = "xml"
     extensions = (".xml",)
 
+    def __init__(self, chunk_size: int = CHUNK_SIZE) -> None:
+        self.chunk_size = chunk_size
+
     def sniff(self, head: bytes, source: Source) -> bool:
         text = utf8_head(head)
         return text.startswith(b"<") and _find_start(text, 0) >= 0
@@ -51,7 +54,7 @@ class WindowsXmlReader:
     def read(self, source: Source, problems: ProblemLog) -> Iterator[Event]:
         with source.open() as stream:
             splitter = _ElementSplitter(source.name, problems)
-            for index, line, fragment in splitter.elements(utf8_chunks(stream)):
+            for index, line, fragment in splitter.elements(utf8_chunks(stream, self.chunk_size)):
                 event = _event(fragment, source.name, index, line, problems)
                 if event is not None:
                     yield event
@@ -157,7 +160,7 @@ class _ElementSplitter:
             if not self.quiet_gap and not _is_markup_only(gap):
                 stripped = gap.lstrip()
                 line = self.line + gap.count(b"\n", 0, len(gap) - len(stripped))
-                excerpt = stripped[:60].decode("utf-8", errors="replace")
+                excerpt = stripped[:60].rstrip().decode("utf-8", errors="replace")
                 self.problems.add(
                     "read", self.name, f"line {line}", f"unexpected text between events: {excerpt!r}"
                 )
