@@ -6,15 +6,16 @@ without an offset is taken as UTC; numbers are epoch times (`watchpost.readers.t
 
 Layout: when the first non-blank line is a whole JSON value, the file is JSON Lines: each line
 is parsed alone (origin ``(name, line, "line")``; a line holding an array gives one event per
-object). Otherwise (the first line is only ``[`` or ``{``, or a pretty-printed array) the file
-is one document: a top-level array gives one event per object (origin ``"element"``, 1-based),
-an object one event. Several documents in a row, with ``Record N`` lines between them as
-``evtx_dump`` prints, are read too.
+object). When it opens a multi-line value instead (``[``, ``{`` or ``{"key": 1,``...) or is an
+``evtx_dump`` ``Record N`` header, the file is one document: a top-level array gives one event
+per object (origin ``"element"``, 1-based), an object one event. Several documents in a row,
+with ``Record N`` lines between them as ``evtx_dump`` prints, are read too (origin: the line
+where each object starts).
 
 Bad input: a malformed line is reported with its line number and the next line is read. A
-document that does not parse is reported with orjson's line and column, then read again value by
-value (``[``, ``]`` and ``,`` between values skipped), resuming at the next line that starts with
-``{`` after each bad value. A value that is not an object, or whose time does not parse, is
+document that does not parse is read again value by value (``[``, ``]`` and ``,`` between
+values skipped): each bad value is reported with its line and reading resumes at the next line
+that starts with ``{``. A value that is not an object, or whose time does not parse, is
 reported; events without any time get 1970-01-01, reported once per file with their count.
 """
 
@@ -69,8 +70,7 @@ class _JsonFile:
         try:
             value = orjson.loads(line)
         except orjson.JSONDecodeError as exc:
-            stripped = line.strip()
-            if stripped in (b"{", b"[") or stripped.startswith(b"["):
+            if _starts_document(line.strip()):
                 yield from self._document(number, [line, *line_iter])
                 return
             self._problem(f"line {number}", f"malformed JSON: {exc}")
@@ -171,6 +171,20 @@ class _JsonFile:
 
     def _problem(self, place: str | None, reason: str) -> None:
         self.problems.add("read", self.name, place, reason)
+
+
+def _starts_document(first_line: bytes) -> bool:
+    """Whether a first line that is not a JSON value opens a multi-line document.
+
+    True for the start of a pretty-printed object or array (``{``, ``[``, ``{"key": 1,``) and for
+    an ``evtx_dump`` ``Record N`` header; False for a damaged JSON line (cut or garbled).
+    """
+    if first_line.startswith(b"["):
+        return True
+    if first_line.startswith(b"{"):
+        return not first_line.endswith(b"}")
+    words = first_line.split()
+    return len(words) == 2 and words[0] == b"Record" and words[1].isdigit()
 
 
 def _line_end(text: str, position: int) -> int:
