@@ -100,7 +100,8 @@ class Hunt:
         streams: list[Iterator[Event]] = []
         for source in iter_sources([Path(p) if p != "-" else "-" for p in paths], self.problems):
             self.stats.sources += 1
-            streams.append(self._counted(read_source(source, self.problems, self.options.input_format)))
+            events = read_source(source, self.problems, self.options.input_format)
+            streams.append(self._counted(source.name, events))
         merged: Iterable[Event] = heapq.merge(*streams, key=lambda e: e.timestamp) if streams else ()
         since, until = self.options.since, self.options.until
         for event in merged:
@@ -110,10 +111,16 @@ class Hunt:
             self.stats.events_in_range += 1
             yield event
 
-    def _counted(self, events: Iterator[Event]) -> Iterator[Event]:
+    def _counted(self, name: str, events: Iterator[Event]) -> Iterator[Event]:
+        """Count events; a source that gave none and left a problem counts as failed."""
+        problems_before = self.problems.by_path[name]
+        count = 0
         for event in events:
+            count += 1
             self.stats.events += 1
             yield event
+        if count == 0 and self.problems.by_path[name] > problems_before:
+            self.stats.sources_failed += 1
 
     def _keep(self, alert: Alert) -> Iterator[Alert]:
         minimum = self.options.min_level

@@ -32,9 +32,11 @@ class ProblemLog:
     keep: int = 10_000
     problems: list[Problem] = field(default_factory=list)
     counts: Counter[str] = field(default_factory=Counter)
+    by_path: Counter[str] = field(default_factory=Counter)
 
     def add(self, stage: str, path: str, place: str | None, reason: str) -> None:
         self.counts[stage] += 1
+        self.by_path[path] += 1
         if len(self.problems) < self.keep:
             self.problems.append(Problem(stage, path, place, reason))
 

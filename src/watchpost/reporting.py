@@ -21,7 +21,8 @@ def print_load_problems(problems: Sequence[RuleProblem], err: IO[str], quiet: bo
     for problem in problems[:SHOW_AT_MOST]:
         err.write(f"rule skipped: {sanitise_terminal(problem.describe(), 500)}\n")
     if len(problems) > SHOW_AT_MOST:
-        err.write(f"... and {len(problems) - SHOW_AT_MOST} more rules skipped (see `watchpost rules check`)\n")
+        more = len(problems) - SHOW_AT_MOST
+        err.write(f"... and {more} more rules skipped (see `watchpost rules check`)\n")
 
 
 def print_summary(engine: Hunt, err: IO[str]) -> None:
