@@ -8,8 +8,10 @@ Decisions (docs/correlation.md):
   entries are consumed: no flood of alerts for the same burst).
 - Any other condition (upper bounds, ``eq``, ``neq``) and value_avg/value_percentile/
   value_median are decided when a window has ended: the window opened by the oldest pending
-  entry, ``[t0, t0 + timespan]``, is measured once the release horizon passes its end; if it
-  fires its entries are consumed, otherwise the window slides to the next entry.
+  entry, ``[t0, t0 + timespan]``, is measured once the release horizon passes its end, and its
+  entries are used up whether it fires or not: the next window opens at the next entry. (Sliding
+  such a window entry by entry would always end in a sparse tail window: ``lt`` or an average
+  would then fire on the last event of any group.)
 - Groups live in least-recently-used order; a group whose windows can no longer change is
   dropped; at ``max_groups`` the least recently used group is evicted (and reported).
 """
@@ -77,6 +79,7 @@ class GroupWindow:
         while index > 0 and entries[index - 1].order > entry.order:
             index -= 1
         entries.insert(index, entry)
+        self.newest = max(self.newest, entry.ts)
         return index
 
 
@@ -113,8 +116,6 @@ class CorrelationState:
             index = group.add(entry)
             if self.spec.decided_on_arrival:
                 fired.extend(self.check_arrival(group, index))
-                if not group.entries:
-                    del self.groups[key]
             elif index == 0:
                 self.schedule(group)
         return fired
@@ -263,39 +264,35 @@ class CorrelationState:
         fired = self.decide(group, end)
         if group.entries:
             self.schedule(group)
-        else:
-            del self.groups[key]
         return fired
 
     def decide(self, group: GroupWindow, end: int) -> list[Fired]:
+        """Measure the window ``[first entry, end]``; its entries are used up either way, so the
+        next window starts at the next entry after it."""
         entries = group.entries
-        window = [entry for entry in itertools.takewhile(lambda e: e.ts <= end, entries)]
+        window = list(itertools.takewhile(lambda e: e.ts <= end, entries))
+        for _ in window:
+            entries.popleft()
+        last = window[-1]
+        group.closed = max(group.closed, last.order)
         value = measure(self.spec, window)
-        if self.spec.condition.holds(value):
-            assert value is not None
-            last = window[-1]
-            for _ in window:
-                entries.popleft()
-            group.closed = max(group.closed, last.order)
-            chosen = tuple(evidence(self.spec, window))
-            return [
-                Fired(self.spec, group.shown, group.key, value, chosen, window[0].ts, end, False, len(window))
-            ]
-        first = entries.popleft()
-        group.closed = max(group.closed, first.order)
-        return []
+        if not self.spec.condition.holds(value):
+            return []
+        assert value is not None
+        chosen = tuple(evidence(self.spec, window))
+        start = window[0].ts
+        return [Fired(self.spec, group.shown, group.key, value, chosen, start, end, False, len(window))]
 
     # -- housekeeping ----------------------------------------------------------------------
 
     def expire(self, horizon: int) -> None:
-        """Drop arrival-decided groups that no future window can reach."""
-        if not self.spec.decided_on_arrival:
-            return
+        """Drop groups that no future window can reach (their newest entry is a timespan behind
+        the horizon; windows decided at their end have been decided by then)."""
         limit = horizon - self.spec.timespan_us
         groups = self.groups
         while groups:
             key, group = next(iter(groups.items()))
-            if group.newest >= limit:
+            if group.newest >= limit or group.entries and not self.spec.decided_on_arrival:
                 break
             del groups[key]
 

@@ -1,0 +1,1 @@
+"""Tests of correlation (watchpost.correlation) and the seed dialect (watchpost.rules.seed)."""
