@@ -21,7 +21,8 @@ rejects (look-arounds, back-references), non-string values in keyword searches, 
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import dataclasses
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
 from sigma.conditions import (
@@ -60,12 +61,12 @@ from watchpost.matching.field_matchers import (
     FieldReference,
     FieldRelation,
     FieldText,
-    KeywordText,
     NullValue,
     NumberCompare,
     TimePart,
     TimePartCompare,
 )
+from watchpost.matching.keyword_search import KeywordText
 from watchpost.matching.model import CompileError
 from watchpost.matching.nodes import AllOf, AnyOf, Node, Not
 from watchpost.matching.string_patterns import (
@@ -99,9 +100,11 @@ class RuleMatcher:
     """A rule's compiled condition: `matches` plus the introspection the engine indexes rules by."""
 
     root: Node
+    matches: Callable[[Event], bool] = dataclasses.field(init=False, repr=False, compare=False)
+    """``matches(event) -> bool``: the root node's own method, without a wrapper call."""
 
-    def matches(self, event: Event) -> bool:
-        return self.root.matches(event)
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "matches", self.root.matches)
 
     def required_equalities(self) -> dict[str, frozenset[str]]:
         """Field -> lower-cased string forms; every matching event has one of them in that field.

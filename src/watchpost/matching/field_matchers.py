@@ -1,4 +1,4 @@
-"""Leaf matchers: one test on one field (or, for keyword searches, on every field).
+"""Leaf matchers: one test on one field (keyword searches are in `keyword_search`).
 
 Conventions shared by all leaves (see `watchpost.matching.event_values` for string forms):
 
@@ -74,34 +74,6 @@ class FieldText(Node):
 
     def referenced_fields(self) -> frozenset[str]:
         return frozenset((self.field,))
-
-
-@dataclass(frozen=True, slots=True)
-class KeywordText(Node):
-    """Keyword search: the patterns match the string form of any value of any field."""
-
-    cased: bool
-    test: TextTest
-
-    def matches(self, event: Event) -> bool:
-        call = self.test.call
-        cased = self.cased
-        lowered = event.lowered
-        for name, value in event.fields.items():
-            if type(value) is str:
-                if call(value if cased else lowered(name, value)):
-                    return True
-            elif value is not None:
-                for text in texts_of(value):
-                    if call(text if cased else text.lower()):
-                        return True
-        return False
-
-    def cost(self) -> int:
-        return 20 + self.test.cost
-
-    def searches_keywords(self) -> bool:
-        return True
 
 
 @dataclass(frozen=True, slots=True)

@@ -48,6 +48,10 @@ TextCall = Callable[[str], object]
 CONTAINS_REGEX_FROM = 9
 """From this many ``contains`` needles on one field, one RE2 alternation replaces the loop."""
 
+GLOBS_REGEX_FROM = 3
+"""From this many wildcard patterns (not plain prefix/suffix/contains) on one field, one RE2 full
+match over their alternation replaces trying them one by one."""
+
 _FLAG_LETTERS = {
     SigmaRegularExpressionFlag.IGNORECASE: "i",
     SigmaRegularExpressionFlag.MULTILINE: "m",
@@ -87,6 +91,7 @@ class TextPattern:
     pieces: tuple[str, ...] = ()  # PIECES: prefix, middle parts..., suffix
     regex: Any = None  # WILDCARD / REGEX: a compiled RE2 expression
     source: str = ""  # the value as the rule writes it, for messages
+    glob: str = ""  # PIECES / WILDCARD: the equivalent RE2 body, for merging several into one
 
     def call(self) -> TextCall:
         """This pattern alone as a text test."""
@@ -205,11 +210,14 @@ def pattern_from_string(value: SigmaString, cased: bool, anywhere: bool = False)
             return TextPattern(PatternKind.SUFFIX, text=suffix, source=source)
     elif len(segments) == 3 and not segments[0] and not segments[2]:
         return TextPattern(PatternKind.CONTAINS, text=segments[1], source=source)
-    return TextPattern(PatternKind.PIECES, pieces=tuple(segments), source=source)
+    return TextPattern(
+        PatternKind.PIECES, pieces=tuple(segments), source=source, glob=_glob_regex(tokens)
+    )
 
 
-def _wildcard_pattern(tokens: Sequence[str | SpecialChars], source: str) -> TextPattern:
-    parts = ["(?s)"]
+def _glob_regex(tokens: Sequence[str | SpecialChars]) -> str:
+    """RE2 body for a wildcard value (full match, with the DOTALL flag)."""
+    parts = []
     for token in tokens:
         if token is SpecialChars.WILDCARD_MULTI:
             parts.append(".*")
@@ -217,8 +225,13 @@ def _wildcard_pattern(tokens: Sequence[str | SpecialChars], source: str) -> Text
             parts.append(".")
         else:
             parts.append(re2.escape(token))
-    regex = compile_re2("".join(parts), f"wildcard value '{source}'")
-    return TextPattern(PatternKind.WILDCARD, regex=regex, source=source)
+    return "".join(parts)
+
+
+def _wildcard_pattern(tokens: Sequence[str | SpecialChars], source: str) -> TextPattern:
+    glob = _glob_regex(tokens)
+    regex = compile_re2(f"(?s){glob}", f"wildcard value '{source}'")
+    return TextPattern(PatternKind.WILDCARD, regex=regex, source=source, glob=glob)
 
 
 def pattern_from_regex(value: SigmaRegularExpression) -> TextPattern:
@@ -300,6 +313,14 @@ def _contains_call(needles: tuple[str, ...]) -> TextCall:
     return compile_re2(alternation, "contains list").search  # type: ignore[no-any-return]
 
 
+def _globs_calls(globs: Sequence[TextPattern]) -> tuple[TextCall, ...]:
+    """Wildcard patterns one by one, or from `GLOBS_REGEX_FROM` on as one RE2 full match."""
+    if len(globs) < GLOBS_REGEX_FROM:
+        return tuple(pattern.call() for pattern in globs)
+    alternation = "|".join(f"(?:{pattern.glob})" for pattern in globs)
+    return (compile_re2(f"(?s){alternation}", "wildcard value list").fullmatch,)
+
+
 def _unique(items: Iterable[str]) -> tuple[str, ...]:
     return tuple(dict.fromkeys(items))
 
@@ -321,10 +342,10 @@ def build_text_test(patterns: Sequence[TextPattern]) -> TextTest:
     prefixes = _unique(p.text for p in by_kind.get(PatternKind.PREFIX, ()))
     suffixes = _unique(p.text for p in by_kind.get(PatternKind.SUFFIX, ()))
     needles = _unique(p.text for p in by_kind.get(PatternKind.CONTAINS, ()))
-    others = tuple(
-        p.call()
-        for kind in (PatternKind.PIECES, PatternKind.WILDCARD, PatternKind.REGEX)
-        for p in by_kind.get(kind, ())
+    globs = [*by_kind.get(PatternKind.PIECES, ()), *by_kind.get(PatternKind.WILDCARD, ())]
+    others = (
+        *_globs_calls(globs),
+        *(pattern.call() for pattern in by_kind.get(PatternKind.REGEX, ())),
     )
     if len(by_kind) == 1:
         if prefixes:
