@@ -175,3 +175,11 @@ def test_damaged_input_never_raises_and_keeps_whole_events(cut: int, junk: bytes
     numbers = [e.fields.get("EventRecordID") for e in events]
     untouched = [n for n in range(1, 6) if event_xml(n).encode() in data]
     assert set(untouched) <= set(numbers)
+
+
+def test_xml_without_any_event_element_is_reported() -> None:
+    events, problems = read_bytes(b'<?xml version="1.0"?>\n<e:Events xmlns:e="x"><e:Event/></e:Events>\n')
+    assert events == []
+    assert [(p.place, p.reason) for p in problems.problems] == [(None, "no <Event> element found")]
+    events, problems = read_bytes(b"<Events>\n</Events>\n")
+    assert events == [] and problems.count() == 1

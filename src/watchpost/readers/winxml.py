@@ -58,6 +58,8 @@ class WindowsXmlReader:
                 event = _event(fragment, source.name, index, line, problems)
                 if event is not None:
                     yield event
+        if splitter.index == 0 and not splitter.refused:
+            problems.add("read", source.name, None, "no <Event> element found")
 
 
 def _find_start(buffer: bytes, position: int) -> int:
@@ -103,6 +105,7 @@ class _ElementSplitter:
         self.line = 1  # line number at self.position
         self.index = 0
         self.quiet_gap = False  # the gap is the rest of a skipped element: do not report it
+        self.refused = False
 
     def elements(self, chunks: Iterable[bytes]) -> Iterator[tuple[int, int, bytes]]:
         """``(element number, line, element bytes)`` for every complete ``<Event>`` element."""
@@ -156,6 +159,7 @@ class _ElementSplitter:
                     "read", self.name, f"line {self.line}",
                     "DTD/entity declarations are refused in event XML: rest of file not read",
                 )
+                self.refused = True
                 return False
             if not self.quiet_gap and not _is_markup_only(gap):
                 stripped = gap.lstrip()
