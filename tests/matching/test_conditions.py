@@ -4,6 +4,7 @@ keyword searches."""
 from __future__ import annotations
 
 import pytest
+import yaml
 
 from watchpost.matching import CompileError, compile_rule_condition
 
@@ -211,6 +212,15 @@ def test_keyword_does_not_span_two_fields() -> None:
     )
     assert matcher.matches(event(A="x NET USE y"))
     assert not matcher.matches(event(A="net", B="use"))
+    assert not matcher.matches(event(A=["net", "use"]))
+
+
+@pytest.mark.parametrize("keyword", ["net*use", "net?use", "net\nuse"])
+def test_keywords_with_wildcards_or_line_breaks_stay_within_one_field(keyword: str) -> None:
+    matcher = compile_detection(yaml.safe_dump({"keywords": [keyword], "condition": "keywords"}))
+    assert not matcher.matches(event(A="net", B="use"))
+    assert not matcher.matches(event(A="x net", B="use x"))
+    assert matcher.matches(event(A="a", B="net\nuse"))
 
 
 def test_keyword_regex() -> None:

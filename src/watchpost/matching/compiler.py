@@ -3,20 +3,45 @@
 `compile_rule_condition` reads ``rule.detection.parsed_condition[i].parsed`` - the condition tree as
 it is after any processing pipeline changed the rule - and OR-s the conditions of the list. pySigma
 has already resolved detection names, ``1 of``/``all of``/``them`` selectors, value lists and
-modifiers; this module maps the resulting tree onto `watchpost.matching.nodes` and
-`watchpost.matching.field_matchers`:
+modifiers (``contains``/``startswith``/``endswith`` become wildcards, ``windash``/``base64offset``
+become value expansions, ``base64``/``wide``/``utf16*`` become plain strings, ``all`` an AND and
+``neq`` a NOT); this module maps the resulting tree onto `nodes`, `field_matchers` and
+`keyword_search`:
 
 - ``ConditionAND``/``ConditionOR``/``ConditionNOT`` -> `AllOf`/`AnyOf`/`Not`; nested operators of the
-  same kind are flattened and children run cheapest first. ``neq`` arrives from pySigma as a NOT
-  around the value(s), so a missing field counts as "different" (as with ``not filter``);
+  same kind are flattened and children run cheapest first;
 - ``field: value`` -> a leaf by value type; OR-ed string, number and boolean values on one field
   (same case sensitivity) merge into one `FieldText` with a combined test (frozenset for exact values,
   ``startswith``/``endswith`` tuples, ...); OR-ed ``cidr`` values on one field merge too;
-- keyword values (no field) -> `KeywordText`, matching any field's string form; OR-ed keywords merge.
+- keyword values (no field) -> `KeywordText`; OR-ed keywords merge.
+
+Semantics (Sigma specification 2.x; where it leaves a choice, the choice is stated):
+
+- strings are case-insensitive (``str.lower`` on both sides) unless ``cased``; ``*`` and ``?`` span
+  line breaks; a value matches the whole field unless wildcards say otherwise;
+- a field's value may be str, int, float, bool, None or a list; lists match when any element does;
+  numbers and booleans compare by their string form (``4688`` matches 4688, 4688.0 and ``"4688"``;
+  ``'4688'`` matches 4688; ``true`` matches True and ``"true"``);
+- ``null`` matches a missing field, None, or an empty list - not an empty string, which only ``''``
+  matches; ``exists`` only asks whether the field name is present (its value may be None or empty);
+- ``neq`` is pySigma's NOT around the value(s): a missing field counts as different, as with a
+  ``not filter`` selection;
+- ``re`` is an unanchored RE2 search, case-sensitive unless ``i``; ``m`` and ``s`` as in PCRE;
+- ``cidr``: the field's text parsed as an IPv4/IPv6 address (non-addresses do not match);
+- ``gt``/``gte``/``lt``/``lte``: the field read as a number (int, float, numeric or ``0x`` string);
+  non-numeric values do not match;
+- ``fieldref`` (also with ``startswith``/``endswith``/``contains`` and ``neq``): compares with another
+  field of the same event, case-insensitively; missing fields do not match;
+- time parts (``minute`` ... ``year``, also with ``gt`` & co.): the *field's* value read as a date-time
+  (ISO 8601 text, epoch seconds or milliseconds), part taken as written, no time zone conversion;
+  ``week`` is the ISO week number;
+- keywords: the value may occur anywhere in the string form of any value of any field (full-text
+  search, one field at a time).
 
 Anything that cannot run raises `CompileError` naming the reason: unresolved ``expand`` placeholders,
 value types this engine does not evaluate (e.g. pipeline query expressions), regular expressions RE2
-rejects (look-arounds, back-references), non-string values in keyword searches, broken conditions.
+rejects (look-arounds, back-references), field-only value types in keyword searches, conditions
+pySigma cannot parse or that are empty.
 """
 
 from __future__ import annotations

@@ -16,11 +16,12 @@ also empty) and ``?`` (exactly one character). pySigma has already applied the s
 
 Case-insensitive values are lower-cased here and compared with lower-cased field text (`str.lower`
 on both sides). `build_text_test` then merges the patterns of OR-ed values on one field into one
-test: a frozenset for exact values, ``str.startswith(tuple)`` / ``str.endswith(tuple)``, and for
-``contains`` lists either a plain loop or, from `CONTAINS_REGEX_FROM` needles on, one RE2 alternation
-(measured on 40-1000 character texts: a loop costs ~0.17 us per needle, the RE2 alternation ~1.6 us
-flat up to 30 needles; pyahocorasick measured slower than the RE2 alternation at every list size, so
-it is not used).
+test: a frozenset for exact values, ``str.startswith(tuple)`` / ``str.endswith(tuple)``; ``contains``
+lists run as a plain loop or, from `CONTAINS_REGEX_FROM` needles on, as one RE2 alternation
+(measured on 40-1000 character texts: the loop costs ~0.17 us per needle, the RE2 alternation
+~1.6 us flat up to 30 needles; pyahocorasick measured slower than the RE2 alternation at every list
+size, so it is not used); from `GLOBS_REGEX_FROM` other wildcard patterns on, those run as one RE2
+full match of their alternation.
 """
 
 from __future__ import annotations
