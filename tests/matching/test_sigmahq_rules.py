@@ -46,8 +46,8 @@ def corpus() -> Corpus:
             except (SigmaError, yaml.YAMLError) as error:
                 result.rejected_by_pysigma.append(f"{path}: {error}")
                 continue
-            for error in collection.errors:
-                result.rejected_by_pysigma.append(f"{path}: {error}")
+            for problem in collection.errors:
+                result.rejected_by_pysigma.append(f"{path}: {problem}")
             for rule in collection.rules:
                 _compile(result, path, rule)
     return result
