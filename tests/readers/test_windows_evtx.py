@@ -231,3 +231,18 @@ def test_parser_errors_raised_or_yielded_and_bad_records_are_reported_then_skipp
     assert places == ["after record 1", "after record 1", "record 4", "record 5"]
     assert "chunk number 3" in problems.problems[0].reason
     assert "yielded error" in problems.problems[1].reason
+
+
+def test_event_data_names_with_spaces_are_also_set_without_them() -> None:
+    """Windows Defender writes ``Threat Name``; SigmaHQ's rules say ``ThreatName``."""
+    from watchpost.readers.winevent import flatten_windows_event
+
+    event = {
+        "System": {"EventID": 1119, "Channel": "Microsoft-Windows-Windows Defender/Operational"},
+        "EventData": {"Threat Name": "Virus:DOS/EICAR_Test_File", "Source Name": "Real-Time Protection",
+                      "SourceName": "kept"},
+    }
+    fields, _ = flatten_windows_event(event)
+    assert fields["Threat Name"] == fields["ThreatName"] == "Virus:DOS/EICAR_Test_File"
+    assert fields["Source Name"] == "Real-Time Protection"
+    assert fields["SourceName"] == "kept"

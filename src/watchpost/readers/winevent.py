@@ -17,6 +17,9 @@ so every Windows reader names fields the same way:
     when there is one, a list when there are several. ``Binary`` stays ``Binary``. A member whose
     name is already taken by a ``System`` field is kept as ``EventData.<name>``. Null values stay
     None; a value with nested elements is flattened with dotted names under its member name.
+    A member whose name holds spaces (Windows Defender writes ``Threat Name``, ``Source Name``) is
+    also set under the name without spaces (``ThreatName``), as SigmaHQ's rules spell them, unless
+    that name is taken.
 ``UserData``
     The members of its child element (``<LogFileCleared>``...) under their own names. Deeper
     elements get dotted paths relative to that child (``Param.Name``); their leaf name (``Name``)
@@ -66,6 +69,8 @@ def flatten_windows_event(event: dict[str, Any]) -> tuple[Fields, str | None]:
     event_data = event.get("EventData")
     if event_data is not None:
         _flatten_event_data(event_data, fields)
+        if event_data.__class__ is dict and any(" " in key for key in event_data):
+            _add_spaceless_names(fields)
     user_data = event.get("UserData")
     if user_data is not None:
         _flatten_user_data(user_data, fields)
@@ -226,6 +231,11 @@ def _flatten_event_data(data: Any, fields: Fields) -> None:
             fields["EventData." + key] = value
         else:
             fields[key] = value
+
+
+def _add_spaceless_names(fields: Fields) -> None:
+    for key in [key for key in fields if " " in key]:
+        fields.setdefault(key.replace(" ", ""), fields[key])
 
 
 def _plain_value(value: Any) -> FieldValue:
