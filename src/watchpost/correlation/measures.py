@@ -68,11 +68,13 @@ def measure(spec: CorrelationSpec, entries: Sequence[Entry]) -> float | None:
 
 def evidence(spec: CorrelationSpec, entries: Sequence[Entry]) -> list[Entry]:
     """The entries behind a fired window: the ordered chain for temporal_ordered, the entries
-    with a value for value_* types, all entries otherwise."""
+    with a number for the numeric value_* types, all entries otherwise (a value_count below a
+    threshold is explained by the events without the field too)."""
     if spec.type == TEMPORAL_ORDERED:
         return ordered_chain(entries, len(spec.rules))
-    if spec.type in (VALUE_SUM, VALUE_AVG, VALUE_PERCENTILE, VALUE_MEDIAN, VALUE_COUNT):
-        return [entry for entry in entries if entry.values]
+    if spec.type in (VALUE_SUM, VALUE_AVG, VALUE_PERCENTILE, VALUE_MEDIAN):
+        with_values = [entry for entry in entries if entry.values]
+        return with_values or list(entries)
     return list(entries)
 
 
