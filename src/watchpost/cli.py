@@ -84,6 +84,7 @@ def hunt(inputs: tuple[str, ...], rules: tuple[Path, ...], output_format: str, o
     engine = Hunt(options)
     err = click.get_text_stream("stderr")
     print_load_problems(engine.ruleset.problems, err, quiet)
+    print_load_problems(engine.ruleset.report.notes, err, quiet, prefix="rule note")
     stream: IO[Any] = open_output(output, output_format)
     sink = make_sink(output_format, stream, parse_tz(display_tz))
     try:
@@ -138,6 +139,8 @@ def rules_check(paths: tuple[Path, ...], placeholders: Path | None) -> None:
     out = click.get_text_stream("stdout")
     for problem in ruleset.problems:
         out.write(problem.describe() + "\n")
+    for note in ruleset.report.notes:
+        out.write("note: " + note.describe() + "\n")
     report = ruleset.report
     runnable = len(ruleset.detections) + len(ruleset.correlations)
     out.write(f"{report.files} files, {runnable} rules runnable "

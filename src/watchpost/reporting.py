@@ -14,12 +14,14 @@ if TYPE_CHECKING:
 SHOW_AT_MOST = 20
 
 
-def print_load_problems(problems: Sequence[RuleProblem], err: IO[str], quiet: bool) -> None:
-    """Rules that cannot run: the first few in full, then a count."""
+def print_load_problems(
+    problems: Sequence[RuleProblem], err: IO[str], quiet: bool, prefix: str = "rule skipped"
+) -> None:
+    """Rules that cannot run (or run with a caveat): the first few in full, then a count."""
     if not problems or quiet:
         return
     for problem in problems[:SHOW_AT_MOST]:
-        err.write(f"rule skipped: {sanitise_terminal(problem.describe(), 500)}\n")
+        err.write(f"{prefix}: {sanitise_terminal(problem.describe(), 500)}\n")
     if len(problems) > SHOW_AT_MOST:
         more = len(problems) - SHOW_AT_MOST
         err.write(f"... and {more} more rules skipped (see `watchpost rules check`)\n")

@@ -145,7 +145,11 @@ def load_ruleset(paths: Sequence[Path], placeholders: Path | None = None) -> Rul
     from watchpost.correlation import base_rule_ids, compile_correlations, suppressed_rule_ids
     from watchpost.rules.loader import load_rules
     from watchpost.rules.meta import describe_rule
-    from watchpost.rules.placeholders import load_placeholders, resolve_placeholders
+    from watchpost.rules.placeholders import (
+        load_placeholders,
+        mark_undefined_placeholders,
+        resolve_placeholders,
+    )
 
     loaded = load_rules(paths, translators=default_translators())
     report = loaded.report()
@@ -155,6 +159,11 @@ def load_ruleset(paths: Sequence[Path], placeholders: Path | None = None) -> Rul
     detections: list[CompiledRule] = []
     for item in loaded.rules:
         rule = item.rule if values is None else resolve_placeholders(item.rule, values)
+        undefined = mark_undefined_placeholders(rule)
+        if undefined:
+            names = ", ".join(f"%{name}%" for name in undefined)
+            report.notes.append(RuleProblem(str(item.path), rule.title, f"placeholder {names} not defined "
+                                            "(--placeholders FILE): read as an empty list, matching nothing"))
         compiled = compile_detection(rule, item.path, report.problems)
         if compiled is not None:
             detections.append(compiled)

@@ -142,3 +142,34 @@ def test_time_range_filters_events() -> None:
     _, out, _ = run("hunt", sample, "--rules", str(NET_USE_RULE), "-f", "jsonl",
                     "--from", "2021-10-19T14:45:00Z")
     assert jsonl(out) == []
+
+
+def test_rules_check_runs_every_sigmahq_rule() -> None:
+    sigma = SHARED / "sigma"
+    code, out, _ = run("rules", "check", str(sigma / "rules"), str(sigma / "rules-threat-hunting"),
+                       str(sigma / "rules-emerging-threats"))
+    last = out.strip().splitlines()[-1]
+    print(last)
+    assert last.endswith(" 0 problems"), out[-3000:]
+    assert code == 0
+    files = int(last.split()[0])
+    runnable = int(last.split(",")[1].split()[0])
+    assert files >= 3700 and runnable == files
+
+
+def test_an_undefined_placeholder_reads_as_an_empty_list(tmp_path: Path) -> None:
+    rule = tmp_path / "rule.yml"
+    rule.write_text("title: cdc\nlogsource: {product: windows, service: security}\ndetection:\n"
+                    "  selection: {EventID: 4688, CommandLine|contains: 'net'}\n"
+                    "  filter_known: {Computer|expand: '%known_hosts%'}\n"
+                    "  condition: selection and not filter_known\n")
+    sample = str(EVTX / "mdecrevoisier_4688_net_use_and_net_view.evtx")
+    code, out, err = run("hunt", sample, "--rules", str(rule), "-f", "jsonl")
+    assert code == 0
+    assert len(jsonl(out)) >= 2  # net view and net use, nothing excluded
+    assert "%known_hosts%" in err
+    values = tmp_path / "values.yml"
+    values.write_text("known_hosts: ['FS03.offsec.lan']\n")
+    _, out, err = run("hunt", sample, "--rules", str(rule), "-f", "jsonl", "--placeholders", str(values))
+    assert jsonl(out) == []
+    assert "%known_hosts%" not in err

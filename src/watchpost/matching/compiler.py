@@ -93,7 +93,7 @@ from watchpost.matching.field_matchers import (
 )
 from watchpost.matching.keyword_search import KeywordText
 from watchpost.matching.model import CompileError
-from watchpost.matching.nodes import AllOf, AnyOf, Node, Not
+from watchpost.matching.nodes import AllOf, AnyOf, Node, Not, Nothing
 from watchpost.matching.string_patterns import (
     TextPattern,
     build_text_test,
@@ -101,6 +101,7 @@ from watchpost.matching.string_patterns import (
     pattern_from_regex,
     pattern_from_string,
 )
+from watchpost.rules.placeholders import UndefinedPlaceholder
 
 _COMPARISONS = {
     CompareOperators.LT: Comparison.LT,
@@ -255,6 +256,8 @@ def compile_field_value(field: str, value: SigmaType) -> Node:
     """The leaf for ``field: value`` (one value; pySigma links value lists with AND/OR nodes)."""
     if isinstance(value, SigmaExpansion):
         return merge_alternatives(compile_field_value(field, item) for item in value.values)
+    if isinstance(value, UndefinedPlaceholder):
+        return Nothing(f"undefined placeholder in {value.text!r}")
     leaf = _string_leaf(field, value)
     if leaf is not None:
         return leaf
@@ -291,6 +294,8 @@ def compile_keyword_value(value: SigmaType) -> Node:
     """A keyword (field-less) value: strings, numbers, booleans and regexes over all fields."""
     if isinstance(value, SigmaExpansion):
         return merge_alternatives(compile_keyword_value(item) for item in value.values)
+    if isinstance(value, UndefinedPlaceholder):
+        return Nothing(f"undefined placeholder in {value.text!r}")
     leaf = _string_leaf(None, value)
     if leaf is None:
         raise CompileError(f"values of type {type(value).__name__} cannot be used without a field")

@@ -141,3 +141,13 @@ class Not(Node):
 
     def searches_keywords(self) -> bool:
         return self.child.searches_keywords()
+
+
+@dataclass(frozen=True, slots=True)
+class Nothing(Node):
+    """A value that matches no event: a placeholder no one defined (an empty value list)."""
+
+    reason: str
+
+    def matches(self, event: Event) -> bool:
+        return False

@@ -79,3 +79,4 @@ class LoadReport:
     files: int = 0
     rules: int = 0
     problems: list[RuleProblem] = field(default_factory=list)
+    notes: list[RuleProblem] = field(default_factory=list)  # rules that run, with a caveat

@@ -18,12 +18,16 @@ compiler then rejects the rule with a CompileError naming the placeholder.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from dataclasses import field as dc_field
 from pathlib import Path
 
 import yaml
 from sigma.processing.pipeline import ProcessingItem, ProcessingPipeline
 from sigma.processing.transformations import ValueListPlaceholderTransformation
+from sigma.processing.transformations.base import ValueTransformation
 from sigma.rule import SigmaRule
+from sigma.types import Placeholder, SigmaString, SigmaType
 
 
 class PlaceholderFileError(ValueError):
@@ -78,3 +82,42 @@ def resolve_placeholders(rule: SigmaRule, values: Mapping[str, Sequence[str]]) -
     )
     pipeline.apply(rule)
     return rule
+
+
+@dataclass(frozen=True)
+class UndefinedPlaceholder(SigmaType):
+    """A value that named a placeholder nobody defined: it matches nothing (an empty value list)."""
+
+    names: tuple[str, ...]
+    text: str
+
+
+@dataclass
+class _MarkUndefined(ValueTransformation):
+    found: set[str] = dc_field(default_factory=set)
+
+    # pySigma reads the annotation of ``val`` to choose the values it passes: SigmaString only.
+    def apply_value(self, field: str | None, val: SigmaString) -> SigmaType | None:  # type: ignore[override]
+        names = tuple(part.name for part in val.s if isinstance(part, Placeholder))
+        if not names:
+            return None
+        self.found.update(names)
+        return UndefinedPlaceholder(names, str(val))
+
+
+def mark_undefined_placeholders(rule: SigmaRule) -> list[str]:
+    """Turn values with placeholders that stayed unresolved into `UndefinedPlaceholder`s.
+
+    An undefined placeholder is read as an empty value list: the value matches nothing. For the
+    usual use, an exclusion list such as ``filter_known: {Host|expand: '%known_hosts%'}`` under
+    ``not``, the rule then runs without exclusions (more alerts, none lost); a selection made only
+    of undefined placeholders never matches. Returns the names found (sorted), so the caller can
+    tell the user; changes ``rule`` in place.
+    """
+    transformation = _MarkUndefined()
+    pipeline = ProcessingPipeline(
+        name="watchpost undefined placeholders",
+        items=[ProcessingItem(transformation, identifier="watchpost_undefined_placeholders")],
+    )
+    pipeline.apply(rule)
+    return sorted(transformation.found)
