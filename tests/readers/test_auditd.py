@@ -94,7 +94,11 @@ def test_raw_fixture_derived_process_creation() -> None:
     assert netstat.origin.record == 7 and netstat.origin.kind == "line"
     assert "ParentImage" not in processes[0].fields  # sshd's exec was not in the log
     assert [p.get("Image") for p in processes[1:]] == [
-        "/usr/bin/netstat", "/usr/sbin/ss", "/usr/bin/lsof", "/usr/bin/who", "/usr/bin/w",
+        "/usr/bin/netstat",
+        "/usr/sbin/ss",
+        "/usr/bin/lsof",
+        "/usr/bin/who",
+        "/usr/bin/w",
     ]
 
 
@@ -121,7 +125,9 @@ def test_interpreted_fixture_matches_the_raw_reading() -> None:
     assert problems.count() == 0
     processes = derived(events)
     assert [p.get("CommandLine") for p in processes] == [
-        "-bash", *T1049_COMMANDS, "grep -E ESTAB|LISTEN /tmp/conn list.txt",
+        "-bash",
+        *T1049_COMMANDS,
+        "grep -E ESTAB|LISTEN /tmp/conn list.txt",
     ]
     netstat = processes[1]
     assert netstat.get("Image") == "/usr/bin/netstat"
@@ -208,7 +214,7 @@ def test_malformed_lines_are_reported_and_the_rest_is_read() -> None:
 
 def test_failed_execve_yields_no_process_creation() -> None:
     data = (
-        b'type=SYSCALL msg=audit(1.000:9): arch=c000003e syscall=59 success=no exit=-2 items=1 ppid=1 pid=2 '
+        b"type=SYSCALL msg=audit(1.000:9): arch=c000003e syscall=59 success=no exit=-2 items=1 ppid=1 pid=2 "
         b'uid=0 comm="x" exe="/usr/bin/bash"\n'
         b'type=EXECVE msg=audit(1.000:9): argc=1 a0="nosuchcommand"\n'
     )
@@ -225,7 +231,8 @@ def test_otrf_arp_sample() -> None:
     assert problems.count() == 0
     processes = derived(events)
     assert [(p.get("Image"), p.get("CommandLine")) for p in processes] == [
-        ("/usr/sbin/arp", "arp -a"), ("/bin/grep", "grep -v ^?"),
+        ("/usr/sbin/arp", "arp -a"),
+        ("/bin/grep", "grep -v ^?"),
     ]
     assert processes[0].timestamp == datetime(2020, 11, 10, 7, 48, 16, 155000, tzinfo=UTC)
     assert processes[0].get("CurrentDirectory") == "/home/wardog"
@@ -253,10 +260,7 @@ def test_go_libaudit_out_of_order_log_is_assembled_like_the_normal_log() -> None
 
 
 def _sample_files() -> list[Path]:
-    return sorted(
-        p for p in AUDITD_SAMPLES.rglob("*")
-        if p.is_file() and p.suffix in {".log", ".yaml"}
-    )
+    return sorted(p for p in AUDITD_SAMPLES.rglob("*") if p.is_file() and p.suffix in {".log", ".yaml"})
 
 
 @pytest.mark.parametrize("path", _sample_files(), ids=lambda p: p.name)
@@ -277,3 +281,11 @@ def test_sniff() -> None:
         assert reader.sniff(head, bytes_source(name, head)), name
     for head in (b'{"Records": [{"eventVersion": "1.08"}]}', b"Oct 12 09:10:11 host sysmon: <Event>"):
         assert not reader.sniff(head, bytes_source("x", head))
+
+
+def test_the_registry_picks_this_reader_for_fixtures_and_samples() -> None:
+    from watchpost.readers.registry import sniff
+
+    paths = sorted(FIXTURES.glob("auditd_*")) + _sample_files()
+    chosen = {path.name: getattr(sniff(file_source(path)), "name", None) for path in paths}
+    assert set(chosen.values()) == {"auditd"}, chosen

@@ -162,3 +162,17 @@ def test_sniffing_tells_the_cloud_formats_apart() -> None:
         "azure_activity_rest.json",
     ]
     assert [name for name, head in heads.items() if gcp.sniff(head, source)] == ["gcp_audit_firewall.jsonl"]
+
+
+def test_the_registry_picks_the_azure_and_gcp_readers() -> None:
+    from watchpost.readers.registry import sniff
+
+    expected = {
+        "azure_activity_nsg.json": "azure",
+        "azure_activity_rest.json": "azure",
+        "gcp_audit_firewall.jsonl": "gcp",
+    }
+    for name, reader_name in expected.items():
+        data = (FIXTURES / name).read_bytes()
+        reader = sniff(Source(name, lambda data=data: io.BytesIO(data)))
+        assert reader is not None and reader.name == reader_name, name

@@ -131,3 +131,15 @@ def test_sniff() -> None:
     assert not reader.sniff((FIXTURES / "gcp_audit_firewall.jsonl").read_bytes()[:4096], source)
     assert not reader.sniff((FIXTURES / "azure_activity_nsg.json").read_bytes()[:4096], source)
     assert not reader.sniff(b'{"records": [{"time": "2024-10-21T10:02:11Z"}]}', source)
+
+
+def test_the_registry_prefers_cloudtrail_over_the_generic_json_reader() -> None:
+    from watchpost.readers.registry import sniff
+
+    for path in (
+        STRATUS / "aws.defense-evasion.cloudtrail-stop.json",
+        FIXTURES / "cloudtrail_network_discovery.json",
+    ):
+        data = path.read_bytes()
+        reader = sniff(Source(path.name, lambda data=data: io.BytesIO(data)))
+        assert reader is not None and reader.name == "cloudtrail", path.name

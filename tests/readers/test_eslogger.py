@@ -7,6 +7,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import orjson
+import pytest
 
 from watchpost.events import EPOCH, Event, LogsourceHint
 from watchpost.problems import ProblemLog
@@ -15,6 +16,7 @@ from watchpost.readers.eslogger import EsloggerReader, normalise_audit_tokens
 
 FIXTURE = Path(__file__).resolve().parents[1] / "fixtures" / "macos" / "eslogger_t1049.jsonl"
 SHARED = Path(__file__).resolve().parents[3] / "shared"
+RULES = SHARED / "sigma" / "rules"
 PROCESS_CREATION = LogsourceHint(product="macos", category="process_creation")
 
 
@@ -110,3 +112,25 @@ def test_sniff_accepts_eslogger_and_not_other_macos_json() -> None:
     assert elastic, "the Elastic Endpoint samples are there"
     assert not any(reader.sniff(path.read_bytes()[:4096], source) for path in elastic)
     assert not reader.sniff(b'{"Records": [{"eventVersion": "1.08", "eventSource": "x"}]}', source)
+
+
+def test_the_registry_picks_this_reader_for_a_json_named_file() -> None:
+    from watchpost.readers.registry import sniff
+
+    data = FIXTURE.read_bytes()
+    reader = sniff(Source("eslogger-exec.json", lambda: io.BytesIO(data)))
+    assert reader is not None and reader.name == "eslogger"
+
+
+def test_macos_network_connections_discovery_rule_fires() -> None:
+    engine = pytest.importorskip("watchpost.engine")
+    rule = (
+        RULES / "macos" / "process_creation" / "proc_creation_macos_system_network_connections_discovery.yml"
+    )
+    alerts = list(engine.hunt([FIXTURE], rules=[rule]))
+    assert [(a.rule.id, a.events[0].get("Image")) for a in alerts] == [
+        ("9a7a0393-2144-4626-9bf1-7c2f5a7321db", "/usr/sbin/netstat"),
+        ("9a7a0393-2144-4626-9bf1-7c2f5a7321db", "/usr/sbin/lsof"),
+        ("9a7a0393-2144-4626-9bf1-7c2f5a7321db", "/usr/bin/who"),
+        ("9a7a0393-2144-4626-9bf1-7c2f5a7321db", "/usr/bin/w"),
+    ]  # the exit of w carries the same image but is no process_creation event

@@ -81,7 +81,6 @@ class AzureActivityReader:
     """Reads Azure Activity log records; see the module docstring."""
 
     name = "azure"
-    extensions = (".json", ".jsonl", ".ndjson")  # wins the tie with the generic JSON reader
 
     def sniff(self, head: bytes, source: Source) -> bool:
         text = head.lstrip(b"\xef\xbb\xbf").decode("utf-8", "replace")

@@ -37,7 +37,6 @@ class CloudTrailReader:
     """Reads CloudTrail records; see the module docstring."""
 
     name = "cloudtrail"
-    extensions = (".json", ".jsonl", ".ndjson")  # wins the tie with the generic JSON reader
 
     def sniff(self, head: bytes, source: Source) -> bool:
         text = head.lstrip(b"\xef\xbb\xbf").decode("utf-8", "replace")

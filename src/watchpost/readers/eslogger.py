@@ -72,7 +72,6 @@ class EsloggerReader:
     """Reads ``eslogger`` JSON lines; see the module docstring."""
 
     name = "eslogger"
-    extensions = (".json", ".jsonl", ".ndjson")  # wins the tie with the generic JSON reader
 
     def __init__(self, cache_size: int = 8192) -> None:
         self.cache_size = cache_size

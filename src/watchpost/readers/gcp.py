@@ -44,7 +44,6 @@ class GcpAuditReader:
     """Reads Google Cloud audit log entries; see the module docstring."""
 
     name = "gcp"
-    extensions = (".json", ".jsonl", ".ndjson")  # wins the tie with the generic JSON reader
 
     def sniff(self, head: bytes, source: Source) -> bool:
         text = head.lstrip(b"\xef\xbb\xbf").decode("utf-8", "replace")

@@ -33,9 +33,15 @@ from pathlib import Path
 from watchpost.events import Event
 from watchpost.problems import ProblemLog
 from watchpost.readers.archive import ARCHIVE_ERRORS, iter_sources
+from watchpost.readers.auditd import AuditdReader
+from watchpost.readers.azure import AzureActivityReader
 from watchpost.readers.base import Reader, Source
+from watchpost.readers.cloudtrail import CloudTrailReader
+from watchpost.readers.eslogger import EsloggerReader
 from watchpost.readers.evtx import EvtxReader
+from watchpost.readers.gcp import GcpAuditReader
 from watchpost.readers.json import JsonReader
+from watchpost.readers.sysmon_linux import SysmonLinuxReader
 from watchpost.readers.winxml import WindowsXmlReader
 
 __all__ = ["FORMATS", "GENERIC_READERS", "HEAD_SIZE", "READERS", "iter_sources", "read_events",
@@ -43,6 +49,12 @@ __all__ = ["FORMATS", "GENERIC_READERS", "HEAD_SIZE", "READERS", "iter_sources",
 
 READERS: list[Reader] = [
     EvtxReader(),
+    CloudTrailReader(),  # before Azure/GCP/eslogger: eventSource + eventName decide
+    GcpAuditReader(),
+    AzureActivityReader(),
+    EsloggerReader(),
+    SysmonLinuxReader(),  # before auditd: a syslog file may carry both, Sysmon's XML is the stronger mark
+    AuditdReader(),
 ]
 """Readers of formats recognised by their own content; tried first, in order. Add yours here."""
 
@@ -71,7 +83,9 @@ def choose_reader(head: bytes, source: Source) -> Reader | None:
     """The reader for a source starting with ``head`` (see the module docstring)."""
     readers = (*READERS, *GENERIC_READERS)
     suffix = source_suffix(source.name)
-    matches = [reader for reader in readers if _sniffs(reader, head, source)]
+    matches = [reader for reader in READERS if _sniffs(reader, head, source)] or [
+        reader for reader in GENERIC_READERS if _sniffs(reader, head, source)
+    ]  # a content-specific reader beats the catch-alls whatever the file's extension
     for reader in matches:
         if suffix in getattr(reader, "extensions", ()):
             return reader
