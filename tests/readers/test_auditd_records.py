@@ -7,13 +7,11 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from watchpost.readers.auditd_records import MalformedRecord, parse_record
+from watchpost.readers.auditd_records import MalformedRecord, execve_argument, parse_record
 
 
 def test_raw_header_with_node_time_and_serial() -> None:
-    record = parse_record(
-        'node=db02 type=CWD msg=audit(1492752522.985:8972): cwd="/home/alice"', line=7
-    )
+    record = parse_record('node=db02 type=CWD msg=audit(1492752522.985:8972): cwd="/home/alice"', line=7)
     assert record is not None
     assert (record.node, record.type, record.serial, record.line) == ("db02", "CWD", "8972", 7)
     assert record.timestamp == datetime(2017, 4, 21, 5, 28, 42, 985000, tzinfo=UTC)
@@ -34,7 +32,7 @@ def test_syslog_prefix_and_numeric_type_are_accepted() -> None:
 def test_hex_values_are_decoded_for_untrusted_string_fields_only() -> None:
     record = parse_record(
         "type=SYSCALL msg=audit(1.000:1): arch=c000003e syscall=59 a1=7f56476614b0 "
-        "exe=2F7573722F62696E2F6D7920746F6F6C comm=\"tool\" key=65786563013634626974",
+        'exe=2F7573722F62696E2F6D7920746F6F6C comm="tool" key=65786563013634626974',
         line=1,
     )
     assert record is not None
@@ -59,7 +57,12 @@ def test_execve_hex_arguments_and_chunks_are_joined() -> None:
     )
     assert record is not None
     assert record.fields == {
-        "argc": "4", "a0": "ss", "a1": "-tn", "a2": "( dport = :22 )", "a3": "état présent", "a3_len": "15",
+        "argc": "4",
+        "a0": "ss",
+        "a1": "-tn",
+        "a2": "( dport = :22 )",
+        "a3": "état présent",
+        "a3_len": "15",
     }
 
 
@@ -74,9 +77,7 @@ def test_chunk_split_inside_a_multibyte_character_is_decoded_whole() -> None:
 
 
 def test_proctitle_nul_separators_become_spaces() -> None:
-    record = parse_record(
-        "type=PROCTITLE msg=audit(1604994496.155:92733): proctitle=617270002D61", line=1
-    )
+    record = parse_record("type=PROCTITLE msg=audit(1604994496.155:92733): proctitle=617270002D61", line=1)
     assert record is not None
     assert record.fields == {"proctitle": "arp -a"}
 
@@ -181,3 +182,28 @@ def test_lines_without_a_record_header_are_none() -> None:
 def test_unreadable_times_raise(line: str) -> None:
     with pytest.raises(MalformedRecord):
         parse_record(line, line=1)
+
+
+@pytest.mark.parametrize(
+    ("key", "expected"),
+    [
+        ("a0", (0, None)),
+        ("a12_len", (12, "len")),
+        ("a3[2]", (3, 2)),
+        ("argc", None),
+        ("a[1]", None),
+        ("a1[x]", None),
+        ("arch", None),
+    ],
+)
+def test_execve_argument_keys(key: str, expected: tuple[int, int | str | None] | None) -> None:
+    assert execve_argument(key) == expected
+
+
+def test_raw_words_without_equal_signs_and_tabs_are_passed_over() -> None:
+    record = parse_record(
+        "type=LOGIN msg=audit(1170021601.343:296): login pid=13015 uid=0 old auid=4294967295\tnew auid=0",
+        line=1,
+    )
+    assert record is not None
+    assert record.fields == {"pid": "13015", "uid": "0", "auid": "0"}

@@ -21,6 +21,7 @@ the numeric record types of kernel syslog lines (``type=1300 audit(...)``) are n
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta, tzinfo
 
@@ -29,14 +30,8 @@ import re2
 from watchpost.events import FieldValue
 
 HEADER = re2.compile(r"(?:node=(\S+)\s+)?type=(\S+)\s+(?:msg=)?audit\(([^)]*)\)\s*:?(.*)")
-_RAW_TIME = re2.compile(r"^(\d+)(?:\.(\d+))?:(\d+)$")
 _INTERPRETED_TIME = re2.compile(r"^(\S+) (\d{1,2}):(\d{2}):(\d{2})(?:\.(\d+))?:(\d+)$")
-_TOKEN = re2.compile(r"""([^\s=]+)=("[^"]*"?|'[^']*'?|\S*)""")
-_ENRICHED_TOKEN = re2.compile(r'([A-Za-z0-9_]+)=("[^"]*"?|\S*)')
 _HEX = re2.compile(r"^(?:[0-9A-Fa-f]{2})+$")
-_EXECVE_KEY = re2.compile(r"^a(\d+)(?:(_len)|\[(\d+)\])?$")
-_INTERPRETED_EXECVE_BOUNDARY = re2.compile(r"(?:^|\s)(argc|a\d+(?:_len|\[\d+\])?)=")
-_INTERPRETED_BOUNDARY = re2.compile(r"(?:^|\s)([A-Za-z_][\w\-\[\]]*)=")
 _INNER_MSG = re2.compile(r"msg='([^']*)'?")
 _AVC = re2.compile(r"avc:\s+(\w+)\s+\{\s*([^}]*?)\s*\}")
 
@@ -93,16 +88,15 @@ def parse_record(text: str, line: int, interpreted_tz: tzinfo = UTC) -> AuditRec
     Raises `MalformedRecord` when the header is there but its time cannot be read.
     """
     raw_part, _, enriched_part = text.partition("\x1d")
-    match = HEADER.search(raw_part)
-    if match is None:
+    header = split_header(raw_part)
+    if header is None:
         return None
-    node, record_type, stamp, body = match.group(1), match.group(2), match.group(3), match.group(4)
+    node, record_type, stamp, body = header
     record_type = TYPE_NUMBERS.get(record_type, record_type)
     timestamp, serial, interpreted = parse_stamp(stamp.strip(), interpreted_tz)
     record = AuditRecord(line, node, record_type, serial, stamp.strip(), timestamp, interpreted)
     if record_type == "EXECVE":
-        boundary = _INTERPRETED_EXECVE_BOUNDARY
-        pairs = _split_interpreted(body.strip(), boundary) if interpreted else _raw_pairs(body)
+        pairs = _split_interpreted(body.strip(), _is_execve_key) if interpreted else _raw_pairs(body)
         record.execve_pairs = pairs
         record.fields = decode_execve(pairs, interpreted)
     elif interpreted:
@@ -114,11 +108,48 @@ def parse_record(text: str, line: int, interpreted_tz: tzinfo = UTC) -> AuditRec
     return record
 
 
+def split_header(text: str) -> tuple[str | None, str, str, str] | None:
+    """``(node, type, stamp, body)`` of a record line, None when it has no record header.
+
+    Lines that start with ``node=``/``type=`` (after blanks) are cut with string operations, the
+    others (syslog prefixes) are searched with the ``HEADER`` expression.
+    """
+    rest = text.lstrip()
+    node = None
+    if rest.startswith("node="):
+        end = rest.find(" ")
+        if end < 0:
+            return None
+        node, rest = rest[5:end], rest[end:].lstrip()
+    end = rest.find(" ")
+    if not rest.startswith("type=") or end < 0:
+        return _search_header(text)
+    record_type, rest = rest[5:end], rest[end:].lstrip()
+    if rest.startswith("msg="):
+        rest = rest[4:]
+    close = rest.find(")")
+    if not rest.startswith("audit(") or close < 0:
+        return _search_header(text)
+    body = rest[close + 1 :].lstrip()
+    return node, record_type, rest[6:close], body[1:] if body.startswith(":") else body
+
+
+def _search_header(text: str) -> tuple[str | None, str, str, str] | None:
+    match = HEADER.search(text)
+    if match is None:
+        return None
+    return match.group(1), match.group(2), match.group(3), match.group(4)
+
+
+def _is_number(text: str) -> bool:
+    return text.isascii() and text.isdigit()
+
+
 def parse_stamp(stamp: str, interpreted_tz: tzinfo) -> tuple[datetime, str, bool]:
     """``(UTC time, serial, interpreted?)`` from the inside of ``msg=audit(...)``."""
-    raw = _RAW_TIME.match(stamp)
-    if raw is not None:
-        seconds, fraction, serial = raw.group(1), raw.group(2) or "0", raw.group(3)
+    moment_text, _, serial = stamp.rpartition(":")
+    seconds, _, fraction = moment_text.partition(".")
+    if _is_number(seconds) and _is_number(serial) and (not fraction or _is_number(fraction)):
         micros = int((fraction + "000000")[:6])
         try:
             moment = datetime.fromtimestamp(int(seconds), UTC) + timedelta(microseconds=micros)
@@ -131,16 +162,31 @@ def parse_stamp(stamp: str, interpreted_tz: tzinfo) -> tuple[datetime, str, bool
     date_text, serial = local.group(1), local.group(6)
     hour, minute, second = int(local.group(2)), int(local.group(3)), int(local.group(4))
     micros = int(((local.group(5) or "0") + "000000")[:6])
+    day = _day(date_text)
+    try:
+        moment = day.replace(hour=hour, minute=minute, second=second, microsecond=micros)
+    except ValueError as error:
+        raise MalformedRecord(f"unreadable audit time: {stamp!r}") from error
+    return moment.replace(tzinfo=interpreted_tz).astimezone(UTC), serial, True
+
+
+_DAYS: dict[str, datetime] = {}
+
+
+def _day(date_text: str) -> datetime:
+    """The day an interpreted date names (``DATE_FORMATS``), remembered: logs repeat their days."""
+    day = _DAYS.get(date_text)
+    if day is not None:
+        return day
     for form in DATE_FORMATS:
         try:
             day = datetime.strptime(date_text, form)
         except ValueError:
             continue
-        try:
-            moment = day.replace(hour=hour, minute=minute, second=second, microsecond=micros)
-        except ValueError as error:
-            raise MalformedRecord(f"unreadable audit time: {stamp!r}") from error
-        return moment.replace(tzinfo=interpreted_tz).astimezone(UTC), serial, True
+        if len(_DAYS) >= 4096:
+            _DAYS.clear()
+        _DAYS[date_text] = day
+        return day
     raise MalformedRecord(f"unreadable audit date: {date_text!r}")
 
 
@@ -161,7 +207,40 @@ def parse_raw_body(record_type: str, body: str) -> dict[str, FieldValue]:
 
 
 def _raw_pairs(body: str) -> list[tuple[str, str]]:
-    return [(m.group(1), m.group(2)) for m in _TOKEN.finditer(body)]
+    """``key=value`` pairs of a raw body; values quoted with ``"`` or ``'`` may hold blanks.
+
+    Words without ``=`` (``avc:  denied  {``, old kernels' ``old auid=``) are passed over.
+    """
+    pairs: list[tuple[str, str]] = []
+    length = len(body)
+    position = 0
+    while position < length:
+        if body[position] in " \t":
+            position += 1
+            continue
+        equals = body.find("=", position)
+        if equals < 0:
+            break
+        blank = _next_blank(body, position)
+        if blank < equals:
+            position = blank
+            continue
+        start = equals + 1
+        if start < length and body[start] in "\"'":
+            close = body.find(body[start], start + 1)
+            end = length if close < 0 else close + 1
+        else:
+            end = _next_blank(body, start)
+        pairs.append((body[position:equals], body[start:end]))
+        position = end
+    return pairs
+
+
+def _next_blank(text: str, start: int) -> int:
+    """Index of the first blank (space or tab) at or after ``start``, else ``len(text)``."""
+    space, tab = text.find(" ", start), text.find("\t", start)
+    candidates = [index for index in (space, tab) if index >= 0]
+    return min(candidates) if candidates else len(text)
 
 
 def decode_value(key: str, value: str) -> FieldValue:
@@ -198,15 +277,15 @@ def decode_execve(pairs: list[tuple[str, str]], interpreted: bool) -> dict[str, 
     chunks: dict[int, dict[int, bytes]] = {}
     lengths: dict[int, str] = {}
     for key, value in pairs:
-        match = _EXECVE_KEY.match(key)
-        if match is None:
+        argument = execve_argument(key)
+        if argument is None:
             fields[key] = value.strip('"')
             continue
-        index = int(match.group(1))
-        if match.group(2):
+        index, part = argument
+        if part == "len":
             lengths[index] = value
-        elif match.group(3) is not None:
-            chunks.setdefault(index, {})[int(match.group(3))] = _value_bytes(value, interpreted)
+        elif isinstance(part, int):
+            chunks.setdefault(index, {})[part] = _value_bytes(value, interpreted)
         else:
             args[index] = _value_bytes(value, interpreted)
     for index, parts in chunks.items():
@@ -226,30 +305,72 @@ def parse_interpreted_body(record_type: str, body: str) -> dict[str, FieldValue]
     inner: dict[str, FieldValue] = {}
     msg = _INNER_MSG.search(body)
     if msg is not None:
-        inner = dict(_split_interpreted(msg.group(1), _INTERPRETED_BOUNDARY))
+        inner = dict(_split_interpreted(msg.group(1), _is_field_key))
         body = body[: msg.start()] + body[msg.end() :]
-    fields: dict[str, FieldValue] = dict(_split_interpreted(body, _INTERPRETED_BOUNDARY))
+    fields: dict[str, FieldValue] = dict(_split_interpreted(body, _is_field_key))
     _add_avc(fields, body)
     for key, value in inner.items():
         fields.setdefault(key, value)
     return fields
 
 
-def _split_interpreted(body: str, boundary: re2._Regexp) -> list[tuple[str, str]]:
-    starts = list(boundary.finditer(body))
+def _split_interpreted(body: str, is_key: Callable[[str], bool]) -> list[tuple[str, str]]:
+    """Pairs of an interpreted body: a value runs up to the next word that starts ``key=``."""
     pairs: list[tuple[str, str]] = []
-    for position, match in enumerate(starts):
-        end = starts[position + 1].start() if position + 1 < len(starts) else len(body)
-        pairs.append((match.group(1), body[match.end() : end].strip()))
+    key: str | None = None
+    value_start = 0
+    position, length = 0, len(body)
+    while position < length:
+        if body[position] == " ":
+            position += 1
+            continue
+        end = body.find(" ", position)
+        end = length if end < 0 else end
+        equals = body.find("=", position, end)
+        if equals > position and is_key(body[position:equals]):
+            if key is not None:
+                pairs.append((key, body[value_start:position].strip()))
+            key, value_start = body[position:equals], equals + 1
+        position = end
+    if key is not None:
+        pairs.append((key, body[value_start:].strip()))
     return pairs
+
+
+def execve_argument(key: str) -> tuple[int, int | str | None] | None:
+    """``(index, part)`` of an EXECVE argument key: ``a3`` -> (3, None), ``a3_len`` -> (3, "len"),
+    ``a3[1]`` -> (3, 1); None for other keys (``argc``)."""
+    if not key.startswith("a"):
+        return None
+    digits = key[1:]
+    part: int | str | None = None
+    if digits.endswith("_len"):
+        digits, part = digits[:-4], "len"
+    elif digits.endswith("]") and "[" in digits:
+        digits, _, chunk = digits[:-1].partition("[")
+        if not _is_number(chunk):
+            return None
+        part = int(chunk)
+    return (int(digits), part) if _is_number(digits) else None
+
+
+def _is_execve_key(key: str) -> bool:
+    return key == "argc" or execve_argument(key) is not None
+
+
+def _is_field_key(key: str) -> bool:
+    head = key[0]
+    return (head.isalpha() or head == "_") and key.isascii() and all(
+        char.isalnum() or char in "_-[]" for char in key
+    )
 
 
 def parse_enriched(text: str) -> dict[str, str]:
     """The upper-case translations after the ``\\x1d`` separator of an enriched record."""
     enriched: dict[str, str] = {}
-    for match in _ENRICHED_TOKEN.finditer(text):
-        value = match.group(2)
-        enriched[match.group(1)] = value[1:-1] if value.startswith('"') and len(value) > 1 else value
+    for key, value in _raw_pairs(text):
+        quoted = value.startswith('"') and value.endswith('"') and len(value) > 1
+        enriched[key] = value[1:-1] if quoted else value.lstrip('"')
     return enriched
 
 
