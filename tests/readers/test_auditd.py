@@ -289,3 +289,31 @@ def test_the_registry_picks_this_reader_for_fixtures_and_samples() -> None:
     paths = sorted(FIXTURES.glob("auditd_*")) + _sample_files()
     chosen = {path.name: getattr(sniff(file_source(path)), "name", None) for path in paths}
     assert set(chosen.values()) == {"auditd"}, chosen
+
+
+def test_the_whole_samples_folder_through_the_registry() -> None:
+    from watchpost.readers.registry import read_events
+
+    problems = ProblemLog()
+    events = list(read_events([AUDITD_SAMPLES], problems))
+    licences = [
+        p for p in AUDITD_SAMPLES.rglob("*") if p.is_file() and p.suffix not in {".log", ".yaml", ".zip"}
+    ]
+    not_records = sum(
+        1
+        for path in _sample_files()
+        for line in path.read_text(errors="replace").splitlines()
+        if line.strip() and "audit(" not in line
+    )
+    assert len(licences) == 4
+    unknown = [p for p in problems.problems if p.reason.startswith("unknown format")]
+    assert sorted(Path(p.path).name for p in unknown) == sorted(p.name for p in licences)
+    assert problems.count() == not_records + len(licences)
+    with_execve = {
+        str(path)
+        for path in _sample_files()
+        if any(mark in path.read_text(errors="replace") for mark in ("type=EXECVE", "syscall=59 success=yes"))
+    }
+    with_execve.add(next(str(p) for p in AUDITD_SAMPLES.glob("*.zip")))
+    derived_from = {e.origin.path.partition("!")[0] for e in events if e.logsource == PROCESS_CREATION}
+    assert derived_from == with_execve  # every file with an execve (record or x86_64 syscall 59)
