@@ -223,6 +223,20 @@ def test_failed_execve_yields_no_process_creation() -> None:
     assert len(per_record(events)) == 2
 
 
+def test_execve_on_an_architecture_without_a_syscall_table() -> None:
+    data = (
+        b"type=SYSCALL msg=audit(1.000:9): arch=c0000015 syscall=11 success=yes exit=0 items=2 ppid=1 pid=2 "
+        b'uid=0 comm="netstat" exe="/usr/bin/netstat"\n'
+        b'type=EXECVE msg=audit(1.000:9): argc=2 a0="netstat" a1="-ant"\n'
+    )
+    events, _ = read(bytes_source("ppc64le.log", data))
+    assert [(p.get("Image"), p.get("CommandLine")) for p in derived(events)] == [
+        ("/usr/bin/netstat", "netstat -ant")
+    ]
+    syscall = per_record(events)[0]
+    assert not syscall.has("SYSCALL") and not syscall.has("ARCH")  # no names invented
+
+
 def test_otrf_arp_sample() -> None:
     with zipfile.ZipFile(AUDITD_SAMPLES / "otrf_sh_arp_cache.zip") as archive:
         name = archive.namelist()[0]

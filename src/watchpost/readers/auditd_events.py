@@ -15,8 +15,9 @@ released is reported as late and becomes an event of its own.
   record's own decoded fields (``a0``..., ``comm``, ``exe``, ``key``, ``name``, ``nametype``,
   ``cwd``, ``proctitle``, ``uid``...), the enriched upper-case translations, ``node``, and for
   SYSCALL records ``SYSCALL``/``ARCH`` names worked out from ``syscall``/``arch`` when the log is
-  not enriched. The EXECVE records of one event are merged into the first (long argument lists
-  span several records). EOE records yield nothing. Origin: the record's own line.
+  not enriched (x86_64, i386, aarch64; other architectures get none). The EXECVE records of one
+  event are merged into the first (long argument lists span several records). EOE records yield
+  nothing. Origin: the record's own line.
 - one ``product: linux, category: process_creation`` event per successful execve: ``Image``
   (``exe``, else the first PATH name), ``CommandLine`` (the decoded argv joined with spaces, else
   ``proctitle``), ``CurrentDirectory``, ``User`` (the uid's name when the log is enriched or
@@ -191,10 +192,13 @@ class EventBuilder:
         number = fields.get("syscall")
         if not isinstance(arch, str) or not isinstance(number, str):
             return
-        if "SYSCALL" not in fields:
-            fields["SYSCALL"] = syscall_name(arch, number) or number
-        if "ARCH" not in fields:
-            fields["ARCH"] = arch_name(arch) or arch
+        # ausearch -i prints names already (syscall=execve arch=x86_64)
+        name = syscall_name(arch, number) if number.isdigit() else number
+        architecture = arch_name(arch)
+        if "SYSCALL" not in fields and name is not None:
+            fields["SYSCALL"] = name
+        if "ARCH" not in fields and architecture is not None:
+            fields["ARCH"] = architecture
 
     def process_creation(self, assembled: AssembledEvent) -> Event | None:
         """The derived process_creation event of a successful execve, or None."""
@@ -205,7 +209,8 @@ class EventBuilder:
             name = syscall.enriched.get("SYSCALL") or sys_fields.get("syscall")
             arch = sys_fields.get("arch")
             if isinstance(name, str) and name.isdigit() and isinstance(arch, str):
-                name = syscall_name(arch, name)
+                # an architecture without a table here: an EXECVE record says it was an exec
+                name = syscall_name(arch, name) or ("execve" if execve else name)
             if name not in EXEC_SYSCALLS or sys_fields.get("success") == "no":
                 return None
         elif not execve:
