@@ -208,3 +208,30 @@ correlation:
     assert len(alerts) == 1
     assert alerts[0].group == (("Computer", "PC1"), ("ProcessKey", "700"))
     assert records(alerts[0]) == records_of(matches[:2])
+
+
+def test_a_multi_valued_group_field_puts_the_match_in_each_group() -> None:
+    loaded = load(counting("{gte: 2}", timespan="1m", group_by="[User]"))
+    base = loaded.rule("base")
+    matches = [
+        match(base, 0, User=["alice", "bob"]),
+        match(base, 1, User="bob"),
+        match(base, 2, User="ALICE"),
+    ]
+    alerts = run(loaded.specs, matches)
+    assert sorted(dict(a.group)["User"] for a in alerts) == ["alice", "bob"]
+    assert all(records(a)[0] == matches[0].event.origin.record for a in alerts)
+
+
+def test_a_late_match_can_make_a_window_end_decision_due() -> None:
+    loaded = load(counting("{lt: 2}", timespan="10s"))
+    base = loaded.rule("base")
+    problems = ProblemLog()
+    engine = CorrelationEngine(loaded.specs, timedelta(seconds=2), 100, problems)
+    assert engine.feed(match(base, 30, Host="other")) == []  # horizon: 28 s
+    late = engine.feed(match(base, 5, Host="a"))  # its window [5 s, 15 s] is over: decided now
+    assert [(a.group, len(a.events)) for a in late] == [((("Host", "a"),), 1)]
+    assert engine.feed(match(base, 9, Host="a")) == []  # falls into the decided window
+    first, second = problems.of_stage("correlation")
+    assert "correlated out of order" in first.reason and "not correlated" in second.reason
+    assert [a.group for a in engine.flush()] == [(("Host", "other"),)]

@@ -28,6 +28,8 @@ DEFAULT_MAX_GROUPS = 100_000
 """Groups held per correlation at most (each holds one window of entries)."""
 DEFAULT_LATENESS = timedelta(minutes=5)
 END_OF_TIME = 2**62
+EXPIRY_STEP = 1_000_000
+"""Groups are swept for expiry each time the horizon has moved on by this much (1 s)."""
 
 
 class CorrelationEngine:
@@ -60,6 +62,7 @@ class CorrelationEngine:
         self._buffer: list[tuple[int, int, Occurrence]] = []
         self._seen: int | None = None
         self._horizon: int | None = None
+        self._expired = -END_OF_TIME
         self._seq = itertools.count()
 
     # -- public ----------------------------------------------------------------------------
@@ -98,6 +101,7 @@ class CorrelationEngine:
             state.closing.clear()
         self._buffer.clear()
         self._seen = self._horizon = None
+        self._expired = -END_OF_TIME
         return out
 
     @property
@@ -118,8 +122,10 @@ class CorrelationEngine:
             return
         self._horizon = horizon
         self._release_until(horizon, out)
-        for state in self.states.values():
-            state.expire(horizon)
+        if horizon - self._expired >= EXPIRY_STEP:
+            self._expired = horizon
+            for state in self.states.values():
+                state.expire(horizon)
 
     def _release_until(self, horizon: int, out: list[Alert]) -> None:
         buffer = self._buffer
@@ -178,6 +184,7 @@ class CorrelationEngine:
         self.stats["late"] += 1
         behind = (self._horizon - occ.ts) / 1_000_000
         refused = self._dispatch(occ, out)
+        self._release_until(self._horizon, out)  # windows the late match made due
         outcome = (
             "not correlated: its window had already fired or closed"
             if refused

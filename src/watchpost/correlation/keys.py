@@ -13,6 +13,7 @@ Group keys (docs/correlation.md, "Group keys"):
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Iterable, Iterator, Mapping
 from typing import Any
@@ -25,6 +26,7 @@ Key = str | int | float
 PID_NAMES = frozenset({"pid", "ppid", "process.pid", "process.parent.pid"})
 
 
+@functools.lru_cache(maxsize=4096)
 def is_pid_field(name: str) -> bool:
     """True when ``name`` holds a process id (see the module notes)."""
     lowered = name.lower()

@@ -72,6 +72,10 @@ class Occurrence:
         for group_name, shown in self.shown:
             if group_name == name:
                 return shown
+        if len(self.events) == 1:
+            value = field_value(self.events[0].fields, name)
+            if value is not None and not isinstance(value, list | tuple | dict):
+                return str(value)
         for event in self.events:
             for scalar in scalars(field_value(event.fields, name)):
                 if normalise_key(name, scalar) == key:

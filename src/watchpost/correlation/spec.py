@@ -327,10 +327,11 @@ def suppressed_rule_ids(detections: Iterable[RuleMeta], specs: Iterable[Correlat
     nobody references are always output. ``detections`` is accepted for symmetry with the
     loader (its ids are the candidates); correlation ids are included too.
     """
-    candidates = {meta.id for meta in detections} | {spec.id for spec in specs}
+    spec_list = list(specs)
+    candidates = {meta.id for meta in detections} | {spec.id for spec in spec_list}
     referenced: set[str] = set()
     generated: set[str] = set()
-    for spec in specs:
+    for spec in spec_list:
         referenced.update(spec.rules)
         if spec.generate:
             generated.update(spec.rules)

@@ -31,6 +31,8 @@ from watchpost.correlation.spec import NUMERIC_TYPES, VALUE_COUNT, CorrelationSp
 
 KEEP_EVENTS = 100
 """Occurrences kept per group for alerts; older entries keep only their time and value."""
+END_ORDER = 2**62
+"""Arrival number above any: ``(t, END_ORDER)`` is after every entry at time ``t``."""
 MAX_KEYS = 16
 """Group memberships of one occurrence at most (several values of a group-by field)."""
 
@@ -93,6 +95,14 @@ class CorrelationState:
         self.groups: OrderedDict[GroupKey, GroupWindow] = OrderedDict()
         self.closing: list[tuple[int, int, GroupKey]] = []  # (window end, tiebreak, group)
         self._tiebreak = itertools.count()
+        self.on_arrival = spec.decided_on_arrival
+        self.pid_like = tuple(
+            tuple(
+                is_pid_field(source) or is_pid_field(name)
+                for name, source in zip(spec.group_by, sources, strict=True)
+            )
+            for sources in spec.sources
+        )
         self.missing_keys = 0
         self.refused = 0
         self.evicted = 0
@@ -114,7 +124,7 @@ class CorrelationState:
                 self.refused += 1
                 continue
             index = group.add(entry)
-            if self.spec.decided_on_arrival:
+            if self.on_arrival:
                 fired.extend(self.check_arrival(group, index))
             elif index == 0:
                 self.schedule(group)
@@ -167,19 +177,14 @@ class CorrelationState:
                 None,
             )
         sources = self.spec.sources[slot]
-        shown = tuple(
-            (name, self.shown_value(name, source, k, occ))
-            for name, source, k in zip(self.spec.group_by, sources, key, strict=True)
-        )
-        group = GroupWindow(key, shown)
+        pid_like = self.pid_like[slot]
+        shown = []
+        for index, name in enumerate(self.spec.group_by):
+            written = None if pid_like[index] else occ.display(sources[index], key[index])
+            shown.append((name, written if written is not None else display_key(key[index])))
+        group = GroupWindow(key, tuple(shown))
         self.groups[key] = group
         return group
-
-    @staticmethod
-    def shown_value(name: str, source: str, key: Key, occ: Occurrence) -> str:
-        if is_pid_field(source) or is_pid_field(name):
-            return display_key(key)
-        return occ.display(source, key) or display_key(key)
 
     def check_arrival(self, group: GroupWindow, index: int) -> list[Fired]:
         """Check the trailing windows ending at ``index`` and after it."""
@@ -273,8 +278,7 @@ class CorrelationState:
         window = list(itertools.takewhile(lambda e: e.ts <= end, entries))
         for _ in window:
             entries.popleft()
-        last = window[-1]
-        group.closed = max(group.closed, last.order)
+        group.closed = max(group.closed, (end, END_ORDER))
         value = measure(self.spec, window)
         if not self.spec.condition.holds(value):
             return []
@@ -288,11 +292,12 @@ class CorrelationState:
     def expire(self, horizon: int) -> None:
         """Drop groups that no future window can reach (their newest entry is a timespan behind
         the horizon; windows decided at their end have been decided by then)."""
+        on_arrival = self.on_arrival
         limit = horizon - self.spec.timespan_us
         groups = self.groups
         while groups:
             key, group = next(iter(groups.items()))
-            if group.newest >= limit or group.entries and not self.spec.decided_on_arrival:
+            if group.newest >= limit or group.entries and not on_arrival:
                 break
             del groups[key]
 
