@@ -82,7 +82,7 @@ def _rule_files_under(directory: Path) -> Iterator[Path]:
         relative = path.relative_to(directory)
         if any(part.startswith(".") for part in relative.parts):
             continue
-        if path.suffix.lower() in RULE_SUFFIXES and path.is_file():
+        if path.suffix.lower() in RULE_SUFFIXES and path.is_file() and not path.stem.endswith(".tests"):
             yield path
 
 
