@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-engine = pytest.importorskip("watchpost.engine")
+import watchpost.engine as engine
 
 SHARED = Path(__file__).resolve().parents[3] / "shared"
 STRATUS = SHARED / "samples" / "cloud" / "aws" / "stratus-red-team"
