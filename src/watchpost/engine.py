@@ -8,20 +8,34 @@ one-call API.
 
 from __future__ import annotations
 
-import heapq
+import tempfile
 import time
 from collections import Counter
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from watchpost.alerts import Alert
 from watchpost.events import Event
 from watchpost.matching.model import Match
 from watchpost.problems import ProblemLog
+from watchpost.readers.base import Source
 from watchpost.rules.model import level_rank
 from watchpost.ruleset import RuleSet, load_ruleset
+from watchpost.source_hunts import (
+    HOLD_LIMIT,
+    SourceMatcher,
+    SourceOutcome,
+    merge_problems,
+    merged_matches,
+    run_sources,
+    spill,
+)
+
+if TYPE_CHECKING:
+    from watchpost.correlation import CorrelationEngine
 
 
 @dataclass
@@ -36,6 +50,8 @@ class HuntOptions:
     placeholders: Path | None = None
     lateness: timedelta = timedelta(minutes=5)
     max_groups: int = 100_000
+    jobs: int = 1
+    """Worker processes matching sources in parallel (several files); alerts do not depend on it."""
 
 
 @dataclass
@@ -75,52 +91,81 @@ class Hunt:
             self.problems.add("rule", problem.path, problem.rule, problem.reason)
 
     def run(self, paths: Sequence[Path | str]) -> Iterator[Alert]:
-        """Alerts from ``paths`` (files, directories, archives, ``-``), output rules only."""
-        from watchpost.correlation import CorrelationEngine
+        """Alerts from ``paths`` (files, directories, archives, ``-``), output rules only.
 
-        ruleset = self.ruleset
-        correlating = ruleset.correlated_ids
+        One source is matched as it is read. Several sources are matched one by one (or by
+        ``jobs`` worker processes) and their matches merged by timestamp before correlation:
+        alerts come out in time order and are the same whatever ``jobs`` is.
+        """
+        from watchpost.correlation import CorrelationEngine
+        from watchpost.readers.registry import iter_sources
+
         correlation = CorrelationEngine(
-            ruleset.correlations, self.options.lateness, self.options.max_groups, self.problems
+            self.ruleset.correlations, self.options.lateness, self.options.max_groups, self.problems
         )
-        for event in self._events(paths):
-            for rule in ruleset.index.match(event):
-                self.stats.matches += 1
-                if rule.meta.id not in ruleset.hidden:
-                    yield from self._keep(Alert(rule.meta, event.timestamp, (event,), (rule.meta.id,)))
-                if rule.meta.id in correlating:
-                    for alert in correlation.feed(Match(rule.meta, event)):
-                        yield from self._keep(alert)
+        sources = list(iter_sources([Path(p) if p != "-" else "-" for p in paths], self.problems))
+        self.stats.sources += len(sources)
+        with tempfile.TemporaryDirectory(prefix="watchpost-") as spill_dir:
+            options = self.options
+            matcher = SourceMatcher(
+                self.ruleset, options.input_format, options.since, options.until, spill_dir
+            )
+            if len(sources) == 1:
+                found = self._streamed(matcher, sources[0])
+            else:
+                found = merged_matches(self._outcomes(matcher, sources))
+            for position, event in found:
+                yield from self._alerts(position, event, correlation)
         for alert in correlation.flush():
             yield from self._keep(alert)
 
-    def _events(self, paths: Sequence[Path | str]) -> Iterator[Event]:
-        from watchpost.readers.registry import iter_sources, read_source
+    def _alerts(self, position: int, event: Event, correlation: CorrelationEngine) -> Iterator[Alert]:
+        ruleset = self.ruleset
+        rule = ruleset.detections[position]
+        if rule.meta.id not in ruleset.hidden:
+            yield from self._keep(Alert(rule.meta, event.timestamp, (event,), (rule.meta.id,)))
+        if rule.meta.id in ruleset.correlated_ids:
+            for alert in correlation.feed(Match(rule.meta, event)):
+                yield from self._keep(alert)
 
-        streams: list[Iterator[Event]] = []
-        for source in iter_sources([Path(p) if p != "-" else "-" for p in paths], self.problems):
-            self.stats.sources += 1
-            events = read_source(source, self.problems, self.options.input_format)
-            streams.append(self._counted(source.name, events))
-        merged: Iterable[Event] = heapq.merge(*streams, key=lambda e: e.timestamp) if streams else ()
-        since, until = self.options.since, self.options.until
-        for event in merged:
-            moment = event.timestamp
-            if (since is not None and moment < since) or (until is not None and moment > until):
-                continue
-            self.stats.events_in_range += 1
-            yield event
-
-    def _counted(self, name: str, events: Iterator[Event]) -> Iterator[Event]:
-        """Count events; a source that gave none and left a problem counts as failed."""
-        problems_before = self.problems.by_path[name]
+    def _streamed(self, matcher: SourceMatcher, source: Source) -> Iterator[tuple[int, Event]]:
+        """The kept matches of one source as it is read (nothing held back)."""
+        events, selection = matcher.events(source, self.problems)
+        problems_before = self.problems.by_path[source.name]
+        stats, match, positions, kept = self.stats, self.ruleset.index.match, matcher.positions, matcher.kept
         count = 0
         for event in events:
             count += 1
-            self.stats.events += 1
-            yield event
-        if count == 0 and self.problems.by_path[name] > problems_before:
-            self.stats.sources_failed += 1
+            stats.events += 1
+            if not matcher.in_range(event):
+                continue
+            stats.events_in_range += 1
+            for rule in match(event):
+                stats.matches += 1
+                position = positions[id(rule)]
+                if position in kept:
+                    yield position, event
+        if selection is not None:
+            count += selection.skipped
+            stats.events += selection.skipped
+            stats.events_in_range += selection.skipped
+        if count == 0 and self.problems.by_path[source.name] > problems_before:
+            stats.sources_failed += 1
+
+    def _outcomes(self, matcher: SourceMatcher, sources: Sequence[Source]) -> Iterator[SourceOutcome]:
+        """Each source's outcome, counted; the parent spills matches beyond its memory budget."""
+        held = 0
+        for outcome in run_sources(matcher, sources, self.options.jobs):
+            merge_problems(self.problems, outcome.problems)
+            self.stats.events += outcome.events
+            self.stats.events_in_range += outcome.in_range
+            self.stats.matches += outcome.matches
+            if outcome.events == 0 and outcome.problems.by_path[outcome.name] > 0:
+                self.stats.sources_failed += 1
+            if outcome.found and held + len(outcome.found) > HOLD_LIMIT and matcher.spill_dir:
+                spill(outcome, matcher.spill_dir)
+            held += len(outcome.found)
+            yield outcome
 
     def _keep(self, alert: Alert) -> Iterator[Alert]:
         minimum = self.options.min_level

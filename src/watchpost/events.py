@@ -8,18 +8,18 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, NamedTuple
 
 FieldValue = Any
 """A field holds str, int, float, bool, None, or a list of those (multi-valued fields)."""
 
 
-@dataclass(frozen=True, slots=True)
-class Origin:
+class Origin(NamedTuple):
     """Where an event came from: a file (``archive.zip!member`` inside archives) and a place in it.
 
     ``record`` is the EVTX record id for EVTX files and the 1-based line (or element) number for
-    text formats; ``kind`` says which.
+    text formats; ``kind`` says which. Immutable; a named tuple because one is made per event
+    (a frozen dataclass costs several times as much to build).
     """
 
     path: str
@@ -93,6 +93,10 @@ class Event:
         if value is None:
             value = cache[name] = text.lower()
         return value
+
+    def forget_lowered(self) -> None:
+        """Drop the lower-cased copies made while matching (before an event is kept or sent)."""
+        self._lower = None
 
     @property
     def host(self) -> str | None:

@@ -63,6 +63,26 @@ class RuleIndex:
             self._cache[key] = found
         return found
 
+    def admitted_values(self, hint: LogsourceHint) -> tuple[frozenset[str] | None, frozenset[str] | None]:
+        """The Channels (lower-cased) and EventIDs some variant may admit for events of ``hint``.
+
+        None stands for "any" (a variant requires no particular value). Readers use these to
+        skip records that no rule can match without decoding them.
+        """
+        channels: set[str] | None = set()
+        event_ids: set[str] | None = set()
+        for variant in self._variants:
+            if not variant.variant.gate.admits(hint):
+                continue
+            if channels is not None:
+                channels = None if variant.channels is None else channels | variant.channels
+            if event_ids is not None:
+                event_ids = None if variant.event_ids is None else event_ids | variant.event_ids
+        return (
+            None if channels is None else frozenset(channels),
+            None if event_ids is None else frozenset(event_ids),
+        )
+
     def match(self, event: Event) -> Iterator[CompiledRule]:
         """The rules that match ``event``, each once."""
         last: CompiledRule | None = None

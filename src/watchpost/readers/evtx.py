@@ -63,16 +63,101 @@ class EvtxReader:
         return head.startswith(EVTX_MAGIC)
 
     def read(self, source: Source, problems: ProblemLog) -> Iterator[Event]:
+        return self.read_selected(source, problems, None)
+
+    def read_selected(
+        self, source: Source, problems: ProblemLog, selection: RecordSelection | None
+    ) -> Iterator[Event]:
+        """`read`, skipping (undecoded, counted in ``selection.skipped``) the records it rejects."""
         try:
             parser = open_evtx_parser(source)
             records = parser.records_json()
         except (OSError, RuntimeError, ValueError) as exc:
             problems.add("read", source.name, None, f"cannot open EVTX file: {exc}")
             return
-        yield from _read_records(records, source.name, problems)
+        yield from _read_records(records, source.name, problems, selection)
 
 
-def _read_records(records: Iterator[Any], name: str, problems: ProblemLog) -> Iterator[Event]:
+class RecordSelection:
+    """Which raw records are worth decoding: those whose Channel/EventID some rule admits.
+
+    ``channels`` (lower-cased) and ``event_ids`` (decimal text) are the admitted values, None for
+    any. The check reads the record's JSON text without parsing it: the first ``"EventID"`` and
+    ``"Channel"`` members are those of ``System`` (it comes first); whenever the text does not
+    have the expected shape the record is decoded, so a skipped record is one that no rule could
+    have matched. Skipped records are counted, not decoded: their timestamps and fields are never
+    looked at.
+    """
+
+    __slots__ = ("channels", "event_ids", "skipped")
+
+    def __init__(self, channels: frozenset[str] | None, event_ids: frozenset[str] | None) -> None:
+        self.channels = channels
+        self.event_ids = event_ids
+        self.skipped = 0
+
+    def admits(self, data: str) -> bool:
+        """False only when the record's EventID or Channel is certainly not admitted."""
+        if self.event_ids is not None:
+            event_id = raw_event_id(data)
+            if event_id is not None and event_id not in self.event_ids:
+                return False
+        if self.channels is not None:
+            channel = raw_channel(data)
+            if channel is not None and channel not in self.channels:
+                return False
+        return True
+
+
+def raw_event_id(data: str) -> str | None:
+    """The ``System/EventID`` of a record's JSON text as decimal text; None when unsure."""
+    start = data.find('"EventID":')
+    if start < 0:
+        return None
+    start = _skip_blanks(data, start + 10)
+    if data.startswith("{", start):
+        text = data.find('"#text":', start)
+        if text < 0 or data.count("{", start, text) - data.count("}", start, text) != 1:
+            return None  # no text of the EventID element itself
+        start = _skip_blanks(data, text + 8)
+    end = start
+    while end < len(data) and data[end] in _DIGITS:
+        end += 1
+    if end == start or end >= len(data) or data[end] not in _AFTER_NUMBER:
+        return None
+    return str(int(data[start:end]))
+
+
+def raw_channel(data: str) -> str | None:
+    """The ``System/Channel`` of a record's JSON text, lower-cased; None when unsure."""
+    start = data.find('"Channel":')
+    if start < 0:
+        return None
+    start = _skip_blanks(data, start + 10)
+    if not data.startswith('"', start):
+        return None
+    end = data.find('"', start + 1)
+    if end < 0:
+        return None
+    value = data[start + 1:end]
+    if "\\" in value:
+        return None
+    return value.lower()
+
+
+_DIGITS = frozenset("0123456789")
+_AFTER_NUMBER = frozenset(",}] \t\r\n")
+
+
+def _skip_blanks(data: str, place: int) -> int:
+    while place < len(data) and data[place] in " \t\r\n":
+        place += 1
+    return place
+
+
+def _read_records(
+    records: Iterator[Any], name: str, problems: ProblemLog, selection: RecordSelection | None = None
+) -> Iterator[Event]:
     last_record: int | None = None
     errors_in_a_row = 0
     while True:
@@ -81,6 +166,11 @@ def _read_records(records: Iterator[Any], name: str, problems: ProblemLog) -> It
                 if isinstance(record, BaseException):  # how pyevtx-rs < 0.9 reported errors
                     raise record
                 errors_in_a_row = 0
+                if selection is not None:
+                    data = record.get("data") if isinstance(record, dict) else None
+                    if isinstance(data, str) and not selection.admits(data):
+                        selection.skipped += 1
+                        continue
                 try:
                     event = event_from_record(record, name, problems)
                 except (orjson.JSONDecodeError, KeyError, TypeError, ValueError, AttributeError) as exc:

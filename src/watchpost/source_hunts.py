@@ -1,0 +1,216 @@
+"""Matching one source at a time, in this process or in worker processes, and the merge after.
+
+A hunt over several sources matches each source on its own (`SourceMatcher.run`), keeps the
+matches it needs (rules that are output or feed a correlation) in the source's order, and the
+parent merges the sources' matches by timestamp (`heapq.merge`, ties in source order) before
+correlation sees them. The sources may be matched in worker processes (``jobs`` > 1): workers
+only match; the merge and correlation stay in the parent, so ``jobs`` never changes the alerts.
+
+Memory stays bounded: a source's matches beyond ``SPILL_AT`` (and all matches once the parent
+holds ``HOLD_LIMIT``) are written to a temporary file in chunks and read back during the merge.
+"""
+
+from __future__ import annotations
+
+import heapq
+import multiprocessing
+import pickle
+import tempfile
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from watchpost.events import WINDOWS, Event
+from watchpost.problems import ProblemLog
+from watchpost.readers.base import Source
+from watchpost.readers.evtx import EVTX_MAGIC, EvtxReader, RecordSelection
+
+if TYPE_CHECKING:
+    from watchpost.ruleset import RuleSet
+
+SPILL_AT = 2_000
+"""Matches of one source above which they go to a temporary file."""
+HOLD_LIMIT = 50_000
+"""Matches the parent keeps in memory across sources before it spills further ones."""
+SPILL_CHUNK = 500
+
+Found = tuple[int, Event]
+"""A kept match: the rule's position in ``RuleSet.detections`` and the event."""
+
+
+@dataclass
+class SourceOutcome:
+    """What matching one source gave: counts, problems, and the kept matches (or their file)."""
+
+    name: str
+    events: int = 0
+    in_range: int = 0
+    matches: int = 0
+    found: list[Found] = field(default_factory=list)
+    spill: str | None = None
+    problems: ProblemLog = field(default_factory=ProblemLog)
+
+
+class SourceMatcher:
+    """Reads and matches sources against a rule set; immutable once built (shared by workers)."""
+
+    def __init__(
+        self,
+        ruleset: RuleSet,
+        input_format: str | None,
+        since: datetime | None,
+        until: datetime | None,
+        spill_dir: str | None = None,
+    ) -> None:
+        self.ruleset = ruleset
+        self.input_format = input_format
+        self.since = since
+        self.until = until
+        self.spill_dir = spill_dir
+        self.positions = {id(rule): n for n, rule in enumerate(ruleset.detections)}
+        kept = {
+            n for n, rule in enumerate(ruleset.detections)
+            if rule.meta.id not in ruleset.hidden or rule.meta.id in ruleset.correlated_ids
+        }
+        self.kept = frozenset(kept)
+        # Skipping undecoded records is only safe when nothing needs every event's timestamp.
+        self.admitted = (
+            ruleset.index.admitted_values(WINDOWS) if since is None and until is None else (None, None)
+        )
+
+    def events(self, source: Source, problems: ProblemLog) -> tuple[Iterator[Event], RecordSelection | None]:
+        """The events of ``source`` (EVTX: without the records no rule admits) and the selection."""
+        from watchpost.readers.registry import read_source
+
+        channels, event_ids = self.admitted
+        if (channels is None and event_ids is None) or self.input_format not in (None, "evtx"):
+            return read_source(source, problems, self.input_format), None
+        if not _is_evtx(source):
+            return read_source(source, problems, self.input_format), None
+        selection = RecordSelection(channels, event_ids)
+        return _guarded(EvtxReader().read_selected(source, problems, selection), source, problems), selection
+
+    def in_range(self, event: Event) -> bool:
+        moment = event.timestamp
+        since, until = self.since, self.until
+        return not ((since is not None and moment < since) or (until is not None and moment > until))
+
+    def run(self, source: Source) -> SourceOutcome:
+        """Match every event of ``source``; keep the matches the parent needs."""
+        outcome = SourceOutcome(source.name)
+        events, selection = self.events(source, outcome.problems)
+        match = self.ruleset.index.match
+        positions, kept, found = self.positions, self.kept, outcome.found
+        timed = self.since is not None or self.until is not None
+        for event in events:
+            outcome.events += 1
+            if timed and not self.in_range(event):
+                continue
+            outcome.in_range += 1
+            for rule in match(event):
+                outcome.matches += 1
+                position = positions[id(rule)]
+                if position in kept:
+                    event.forget_lowered()
+                    found.append((position, event))
+        if selection is not None:
+            outcome.events += selection.skipped
+            outcome.in_range += selection.skipped
+        if len(found) > SPILL_AT and self.spill_dir is not None:
+            spill(outcome, self.spill_dir)
+        return outcome
+
+
+def _is_evtx(source: Source) -> bool:
+    try:
+        with source.open() as stream:
+            return stream.read(len(EVTX_MAGIC)) == EVTX_MAGIC
+    except Exception:  # unreadable: the general path reports it
+        return False
+
+
+def _guarded(events: Iterator[Event], source: Source, problems: ProblemLog) -> Iterator[Event]:
+    """As `read_source` does: a reader failure is a problem, never an exception."""
+    try:
+        yield from events
+    except Exception as exc:
+        problems.add("read", source.name, None, f"reading as evtx failed: {type(exc).__name__}: {exc}")
+
+
+def spill(outcome: SourceOutcome, directory: str) -> None:
+    """Move ``outcome.found`` into a temporary file, in chunks."""
+    with tempfile.NamedTemporaryFile("wb", dir=directory, suffix=".matches", delete=False) as out:
+        found = outcome.found
+        for start in range(0, len(found), SPILL_CHUNK):
+            pickle.dump(found[start:start + SPILL_CHUNK], out, protocol=pickle.HIGHEST_PROTOCOL)
+        outcome.spill = out.name
+    outcome.found = []
+
+
+def read_spill(path: str) -> Iterator[Found]:
+    """The matches of a spill file, chunk by chunk; the file is removed when read."""
+    try:
+        with open(path, "rb") as stream:
+            while True:
+                try:
+                    chunk: list[Found] = pickle.load(stream)
+                except EOFError:
+                    return
+                yield from chunk
+    finally:
+        Path(path).unlink(missing_ok=True)
+
+
+def merged_matches(outcomes: Iterable[SourceOutcome]) -> Iterator[Found]:
+    """The kept matches of all outcomes (each in its source's order) merged by timestamp."""
+    streams: list[Iterator[Found]] = []
+    for outcome in outcomes:
+        if outcome.spill is not None:
+            streams.append(read_spill(outcome.spill))
+        elif outcome.found:
+            streams.append(iter(outcome.found))
+    return heapq.merge(*streams, key=_moment)
+
+
+def _moment(found: Found) -> datetime:
+    return found[1].timestamp
+
+
+_WORKER: tuple[SourceMatcher, Sequence[Source]] | None = None
+
+
+def _work(number: int) -> SourceOutcome:
+    assert _WORKER is not None
+    matcher, sources = _WORKER
+    return matcher.run(sources[number])
+
+
+def run_sources(matcher: SourceMatcher, sources: Sequence[Source], jobs: int) -> Iterator[SourceOutcome]:
+    """The outcome of every source, in source order; ``jobs`` > 1 matches in worker processes.
+
+    Workers are forked (they share the loaded rules and the source list); where ``fork`` is not
+    available the sources are matched here, one after the other, with the same results.
+    """
+    global _WORKER
+    if jobs <= 1 or len(sources) <= 1 or "fork" not in multiprocessing.get_all_start_methods():
+        for source in sources:
+            yield matcher.run(source)
+        return
+    _WORKER = (matcher, sources)
+    try:
+        context = multiprocessing.get_context("fork")
+        chunksize = max(1, min(16, len(sources) // (jobs * 8)))
+        with context.Pool(jobs) as pool:
+            yield from pool.imap(_work, range(len(sources)), chunksize=chunksize)
+    finally:
+        _WORKER = None
+
+
+def merge_problems(into: ProblemLog, other: ProblemLog) -> None:
+    """Add the problems of ``other`` (a worker's) to ``into``."""
+    room = max(0, into.keep - len(into.problems))
+    into.problems.extend(other.problems[:room])
+    into.counts.update(other.counts)
+    into.by_path.update(other.by_path)
