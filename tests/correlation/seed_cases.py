@@ -9,13 +9,12 @@ given another PID or host) and written next to the test as wevtutil-style XML.
 from __future__ import annotations
 
 import copy
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from xml.etree import ElementTree
 
 from watchpost.alerts import Alert
-from watchpost.rules.seed import translate_seed_document
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "seed"
 SEED_RULES = sorted(FIXTURES.glob("seed_*.yml"))
@@ -89,34 +88,12 @@ def write_events(folder: Path, name: str, events: Sequence[ElementTree.Element])
 
 
 def hunt_seed(paths: Sequence[Path]) -> list[Alert]:
-    """The seed rules (from the fixtures, translated by the loader hook) over ``paths``."""
-    return list(_hunt(paths))
+    """The seed rules (from the fixtures, translated by the loader hook) over ``paths``, run by
+    the engine as a user would (`watchpost.engine.Hunt`); no rule or read problem is expected."""
+    from watchpost.engine import Hunt, HuntOptions
 
-
-def _hunt(paths: Sequence[Path]) -> Iterator[Alert]:
-    from datetime import timedelta as delta
-
-    from watchpost.correlation import CorrelationEngine, compile_correlations, split_range_condition
-    from watchpost.matching import compile_rule_condition
-    from watchpost.matching.model import Match
-    from watchpost.problems import ProblemLog
-    from watchpost.readers.registry import read_events
-    from watchpost.rules.loader import load_rules
-    from watchpost.rules.meta import describe_rule
-
-    loaded = load_rules(SEED_RULES, translators=[translate_seed_document, split_range_condition])
-    assert loaded.problems == []
-    detections = [(describe_rule(r.rule, r.path), compile_rule_condition(r.rule)) for r in loaded.rules]
-    specs, problems = compile_correlations(
-        [(c.rule, c.path) for c in loaded.correlations], [m for m, _ in detections]
-    )
-    assert problems == []
-    log = ProblemLog()
-    engine = CorrelationEngine(specs, delta(minutes=5), 10_000, log)
-    events = sorted(read_events(list(paths), log), key=lambda e: e.timestamp)
-    assert log.count() == 0, log.problems
-    for event in events:
-        for meta, matcher in detections:
-            if matcher.matches(event):
-                yield from engine.feed(Match(meta, event))
-    yield from engine.flush()
+    hunt = Hunt(HuntOptions(rules=SEED_RULES))
+    assert hunt.problems.count() == 0, hunt.problems.problems
+    alerts = list(hunt.run(list(paths)))
+    assert hunt.problems.count() == 0, hunt.problems.problems
+    return alerts

@@ -171,7 +171,8 @@ class CorrelationEngine:
             chained = occurrence_of(one, alert, next(self._seq))
             for state, slot in self.consumers.get(chained.rule_id, ()):
                 before = state.refused
-                pending.extend(state.insert(chained, slot, self._horizon or chained.ts))
+                horizon = self._horizon if self._horizon is not None else chained.ts
+                pending.extend(state.insert(chained, slot, horizon))
                 if state.refused > before:
                     self._report(
                         state.spec,
