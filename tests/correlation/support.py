@@ -21,7 +21,8 @@ from watchpost.correlation import (
     split_range_condition,
 )
 from watchpost.events import Event, Origin
-from watchpost.matching.model import Match
+from watchpost.matching import compile_rule_condition
+from watchpost.matching.model import Match, Matcher
 from watchpost.problems import ProblemLog
 from watchpost.rules.meta import describe_rule
 from watchpost.rules.model import RuleMeta, RuleProblem
@@ -38,12 +39,21 @@ class Loaded:
     specs: list[CorrelationSpec]
     problems: list[RuleProblem]
     by_title: dict[str, CorrelationSpec] = field(default_factory=dict)
+    matchers: dict[str, Matcher] = field(default_factory=dict)
 
     def rule(self, name: str) -> RuleMeta:
         return self.detections[name]
 
     def spec(self, title: str) -> CorrelationSpec:
         return self.by_title[title]
+
+    def matches(self, one: Event) -> list[Match]:
+        """The detection rules (compiled by the real matcher) that ``one`` matches."""
+        return [
+            Match(self.detections[name], one)
+            for name, matcher in self.matchers.items()
+            if matcher.matches(one)
+        ]
 
 
 def load(text: str) -> Loaded:
@@ -52,11 +62,16 @@ def load(text: str) -> Loaded:
     for document in yaml.safe_load_all(text):
         documents.extend(split_range_condition(document, RULE_PATH))
     collection = SigmaCollection.from_dicts(documents, resolve_references=False)
-    detections = [describe_rule(rule, RULE_PATH) for rule in collection if isinstance(rule, SigmaRule)]
+    rules = [rule for rule in collection if isinstance(rule, SigmaRule)]
+    detections = [describe_rule(rule, RULE_PATH) for rule in rules]
     correlations = [(rule, RULE_PATH) for rule in collection if isinstance(rule, SigmaCorrelationRule)]
     specs, problems = compile_correlations(correlations, detections)
     named = {meta.name or meta.title: meta for meta in detections}
-    return Loaded(named, specs, problems, {spec.meta.title: spec for spec in specs})
+    matchers = {
+        meta.name or meta.title: compile_rule_condition(rule)
+        for meta, rule in zip(detections, rules, strict=True)
+    }
+    return Loaded(named, specs, problems, {spec.meta.title: spec for spec in specs}, matchers)
 
 
 def at(seconds: float) -> datetime:
