@@ -7,7 +7,7 @@ Channel/EventID admit. Every rule that cannot run is kept as a `RuleProblem` wit
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -63,25 +63,21 @@ class RuleIndex:
             self._cache[key] = found
         return found
 
-    def admitted_values(self, hint: LogsourceHint) -> tuple[frozenset[str] | None, frozenset[str] | None]:
-        """The Channels (lower-cased) and EventIDs some variant may admit for events of ``hint``.
+    def admitted_pairs(self, hint: LogsourceHint) -> frozenset[tuple[str | None, str | None]] | None:
+        """The (Channel lower-cased, EventID) pairs some variant admits for events of ``hint``.
 
-        None stands for "any" (a variant requires no particular value). Readers use these to
-        skip records that no rule can match without decoding them.
+        None on either side of a pair stands for "any value"; None for the whole set means
+        that some variant admits every event. Readers use these to skip, undecoded, records
+        no rule can match.
         """
-        channels: set[str] | None = set()
-        event_ids: set[str] | None = set()
+        pairs: set[tuple[str | None, str | None]] = set()
         for variant in self._variants:
             if not variant.variant.gate.admits(hint):
                 continue
-            if channels is not None:
-                channels = None if variant.channels is None else channels | variant.channels
-            if event_ids is not None:
-                event_ids = None if variant.event_ids is None else event_ids | variant.event_ids
-        return (
-            None if channels is None else frozenset(channels),
-            None if event_ids is None else frozenset(event_ids),
-        )
+            channels: Iterable[str | None] = variant.channels if variant.channels is not None else (None,)
+            event_ids: Iterable[str | None] = variant.event_ids if variant.event_ids is not None else (None,)
+            pairs.update((channel, event_id) for channel in channels for event_id in event_ids)
+        return None if (None, None) in pairs else frozenset(pairs)
 
     def match(self, event: Event) -> Iterator[CompiledRule]:
         """The rules that match ``event``, each once."""

@@ -76,20 +76,17 @@ class SourceMatcher:
         }
         self.kept = frozenset(kept)
         # Skipping undecoded records is only safe when nothing needs every event's timestamp.
-        self.admitted = (
-            ruleset.index.admitted_values(WINDOWS) if since is None and until is None else (None, None)
-        )
+        self.admitted = ruleset.index.admitted_pairs(WINDOWS) if since is None and until is None else None
 
     def events(self, source: Source, problems: ProblemLog) -> tuple[Iterator[Event], RecordSelection | None]:
         """The events of ``source`` (EVTX: without the records no rule admits) and the selection."""
         from watchpost.readers.registry import read_source
 
-        channels, event_ids = self.admitted
-        if (channels is None and event_ids is None) or self.input_format not in (None, "evtx"):
+        if self.admitted is None or self.input_format not in (None, "evtx"):
             return read_source(source, problems, self.input_format), None
         if not _is_evtx(source):
             return read_source(source, problems, self.input_format), None
-        selection = RecordSelection(channels, event_ids)
+        selection = RecordSelection(self.admitted)
         return _guarded(EvtxReader().read_selected(source, problems, selection), source, problems), selection
 
     def in_range(self, event: Event) -> bool:

@@ -14,6 +14,7 @@ one problem (placed after the last good record) and reading goes on with the nex
 from __future__ import annotations
 
 import io
+import re
 from collections.abc import Iterator
 from datetime import datetime
 from typing import Any
@@ -79,34 +80,45 @@ class EvtxReader:
 
 
 class RecordSelection:
-    """Which raw records are worth decoding: those whose Channel/EventID some rule admits.
+    """Which raw records are worth decoding: those whose Channel and EventID some rule admits.
 
-    ``channels`` (lower-cased) and ``event_ids`` (decimal text) are the admitted values, None for
-    any. The check reads the record's JSON text without parsing it: the first ``"EventID"`` and
-    ``"Channel"`` members are those of ``System`` (it comes first); whenever the text does not
-    have the expected shape the record is decoded, so a skipped record is one that no rule could
-    have matched. Skipped records are counted, not decoded: their timestamps and fields are never
-    looked at.
+    ``pairs`` holds the admitted ``(channel, event id)`` pairs (channel lower-cased, id as
+    decimal text), where ``None`` on either side stands for any value; ``None`` for ``pairs``
+    admits everything. The check reads the record's JSON text without parsing it: the first
+    ``"EventID"`` and ``"Channel"`` members are those of ``System`` (it comes first); whenever the
+    text does not have the expected shape the record is decoded, so a skipped record is one that
+    no rule could have matched. Skipped records are counted, not decoded.
     """
 
-    __slots__ = ("channels", "event_ids", "skipped")
+    __slots__ = ("pairs", "skipped", "_decided")
 
-    def __init__(self, channels: frozenset[str] | None, event_ids: frozenset[str] | None) -> None:
-        self.channels = channels
-        self.event_ids = event_ids
+    def __init__(self, pairs: frozenset[tuple[str | None, str | None]] | None) -> None:
+        self.pairs = pairs
         self.skipped = 0
+        self._decided: dict[tuple[str | None, str | None], bool] = {}
 
     def admits(self, data: str) -> bool:
-        """False only when the record's EventID or Channel is certainly not admitted."""
-        if self.event_ids is not None:
-            event_id = raw_event_id(data)
-            if event_id is not None and event_id not in self.event_ids:
-                return False
-        if self.channels is not None:
-            channel = raw_channel(data)
-            if channel is not None and channel not in self.channels:
-                return False
-        return True
+        """False only when the record's Channel/EventID pair is certainly not admitted."""
+        pairs = self.pairs
+        if pairs is None:
+            return True
+        key = (raw_channel(data), raw_event_id(data))
+        decided = self._decided.get(key)
+        if decided is None:
+            channel, event_id = key
+            decided = (
+                channel is None or event_id is None or key in pairs
+                or (channel, None) in pairs or (None, event_id) in pairs or (None, None) in pairs
+            )
+            if len(self._decided) < 4096:
+                self._decided[key] = decided
+        return decided
+
+
+# Fixed, linear patterns over pyevtx-rs's own JSON (stdlib re: cheaper per call than RE2's wrapper).
+_EVENT_ID_NUMBER = re.compile(r'\s*(\d+)[,}\]\s]')
+_EVENT_ID_ELEMENT = re.compile(r'\s*\{\s*(?:"#attributes":\s*\{[^{}]*\},\s*)?"#text":\s*(\d+)[,}\s]')
+_CHANNEL_TEXT = re.compile(r'\s*"([^"\\]*)"')
 
 
 def raw_event_id(data: str) -> str | None:
@@ -114,18 +126,8 @@ def raw_event_id(data: str) -> str | None:
     start = data.find('"EventID":')
     if start < 0:
         return None
-    start = _skip_blanks(data, start + 10)
-    if data.startswith("{", start):
-        text = data.find('"#text":', start)
-        if text < 0 or data.count("{", start, text) - data.count("}", start, text) != 1:
-            return None  # no text of the EventID element itself
-        start = _skip_blanks(data, text + 8)
-    end = start
-    while end < len(data) and data[end] in _DIGITS:
-        end += 1
-    if end == start or end >= len(data) or data[end] not in _AFTER_NUMBER:
-        return None
-    return str(int(data[start:end]))
+    found = _EVENT_ID_NUMBER.match(data, start + 10) or _EVENT_ID_ELEMENT.match(data, start + 10)
+    return None if found is None else str(int(found.group(1)))
 
 
 def raw_channel(data: str) -> str | None:
@@ -133,26 +135,8 @@ def raw_channel(data: str) -> str | None:
     start = data.find('"Channel":')
     if start < 0:
         return None
-    start = _skip_blanks(data, start + 10)
-    if not data.startswith('"', start):
-        return None
-    end = data.find('"', start + 1)
-    if end < 0:
-        return None
-    value = data[start + 1:end]
-    if "\\" in value:
-        return None
-    return value.lower()
-
-
-_DIGITS = frozenset("0123456789")
-_AFTER_NUMBER = frozenset(",}] \t\r\n")
-
-
-def _skip_blanks(data: str, place: int) -> int:
-    while place < len(data) and data[place] in " \t\r\n":
-        place += 1
-    return place
+    found = _CHANNEL_TEXT.match(data, start + 10)
+    return None if found is None else found.group(1).lower()
 
 
 def _read_records(
