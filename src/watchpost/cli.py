@@ -1,8 +1,13 @@
-"""The `watchpost` command: a thin layer over `watchpost.engine` and `watchpost.ruleset`."""
+"""The `watchpost` command: a thin layer over `watchpost.engine`, `watchpost.ruleset` and the sinks.
+
+Subcommands that live in `watchpost.commands` are registered at the end of this module.
+"""
 
 from __future__ import annotations
 
+import glob
 import sys
+from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta, timezone, tzinfo
 from pathlib import Path
 from typing import IO, Any
@@ -12,19 +17,22 @@ import click
 from watchpost.engine import Hunt, HuntOptions
 from watchpost.reporting import print_load_problems, print_summary
 from watchpost.rules.model import LEVELS
-from watchpost.sinks.base import Sink
+from watchpost.sinks.formats import BINARY_FORMATS, OUTPUT_FORMATS, STREAMING_FORMATS, make_sink
+from watchpost.sinks.run_info import RunInfo
 
 EXIT_OK, EXIT_ALERTS, EXIT_USAGE = 0, 1, 2
-OUTPUT_FORMATS = ("table", "jsonl", "json")
+GLOB_CHARACTERS = frozenset("*?[")
+HELP_SETTINGS = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.group(context_settings=HELP_SETTINGS)
 @click.version_option(package_name="watchpost")
 def main() -> None:
     """watchpost: find System Network Connections Discovery (ATT&CK T1049) in logs with Sigma rules."""
 
 
 def parse_time(value: str | None) -> datetime | None:
+    """An ISO 8601 time with a zone, in UTC (None stays None)."""
     if value is None:
         return None
     try:
@@ -37,14 +45,17 @@ def parse_time(value: str | None) -> datetime | None:
 
 
 def parse_tz(value: str) -> tzinfo:
+    """``UTC``/``Z``, a fixed offset (``+02:00``, ``-0530``) or an IANA zone name (``Europe/Paris``)."""
     if value.upper() in ("UTC", "Z"):
         return UTC
-    try:
-        sign = -1 if value.startswith("-") else 1
-        hours, minutes = value.lstrip("+-").split(":")
-        return timezone(sign * timedelta(hours=int(hours), minutes=int(minutes)))
-    except ValueError:
-        pass
+    if value[:1] in "+-":
+        digits = value[1:].replace(":", "")
+        if digits.isdigit() and len(digits) in (2, 4):
+            hours, minutes = int(digits[:2]), int(digits[2:] or 0)
+            if hours < 24 and minutes < 60:
+                sign = -1 if value.startswith("-") else 1
+                return timezone(sign * timedelta(hours=hours, minutes=minutes))
+        raise click.BadParameter(f"not a UTC offset (like +02:00): {value!r}")
     try:
         from zoneinfo import ZoneInfo
 
@@ -53,47 +64,84 @@ def parse_tz(value: str) -> tzinfo:
         raise click.BadParameter(f"unknown time zone: {value!r}") from error
 
 
-@main.command()
+def expand_inputs(items: Sequence[str]) -> list[str]:
+    """Inputs as given, with globs expanded (``**`` recurses); a glob matching nothing is an error.
+
+    An existing path is taken as it is even if its name holds glob characters; ``-`` is standard
+    input. Quote globs so that watchpost, not the shell, expands them (the same on every shell).
+    """
+    expanded: list[str] = []
+    for item in items:
+        if item == "-" or Path(item).exists():
+            expanded.append(item)
+        elif GLOB_CHARACTERS & set(item):
+            matches = sorted(glob.glob(item, recursive=True))
+            if not matches:
+                raise click.BadParameter(f"no file matches {item!r}", param_hint="INPUTS")
+            expanded.extend(matches)
+        else:
+            raise click.BadParameter(f"no such file or folder: {item}", param_hint="INPUTS")
+    return list(dict.fromkeys(expanded))
+
+
+def check_input_format(value: str | None) -> str | None:
+    if value is None:
+        return None
+    from watchpost.readers.registry import FORMATS
+
+    if value not in FORMATS:
+        known = ", ".join(sorted(FORMATS))
+        raise click.BadParameter(f"unknown input format {value!r}; known: {known}",
+                                 param_hint="--input-format")
+    return value
+
+
+@main.command(context_settings=HELP_SETTINGS)
 @click.argument("inputs", nargs=-1, required=True)
 @click.option("--rules", "-r", "rules", multiple=True, type=click.Path(exists=True, path_type=Path),
               help="Rule files or folders (repeatable). Default: the bundled T1049 pack.")
 @click.option("--format", "-f", "output_format", type=click.Choice(OUTPUT_FORMATS), default="table",
-              show_default=True, help="Output format.")
+              show_default=True, help="Output format (see docs/cli.md#output-formats).")
 @click.option("--output", "-o", type=click.Path(dir_okay=False, path_type=Path),
               help="Write alerts to this file instead of standard output.")
-@click.option("--input-format", type=click.Choice(["evtx", "xml", "json"]),
-              help="Read every input as this format instead of detecting it per file.")
+@click.option("--input-format", metavar="NAME",
+              help="Read every input as this format (evtx, xml, json, auditd, cloudtrail, ...) "
+                   "instead of detecting it per file.")
 @click.option("--min-level", type=click.Choice(LEVELS), help="Only alerts of this level or higher.")
-@click.option("--from", "since", help="Only events at or after this ISO 8601 time (with zone).")
-@click.option("--to", "until", help="Only events at or before this ISO 8601 time (with zone).")
-@click.option("--tz", "display_tz", default="UTC", show_default=True,
-              help="Time zone for the table (UTC, +02:00, Europe/Paris).")
+@click.option("--from", "since", metavar="TIME",
+              help="Only events at or after this ISO 8601 time (with zone).")
+@click.option("--to", "until", metavar="TIME",
+              help="Only events at or before this ISO 8601 time (with zone).")
+@click.option("--tz", "display_tz", metavar="ZONE", default="UTC", show_default=True,
+              help="Time zone for table, csv and html times (UTC, +02:00, Europe/Paris); offsets "
+                   "are always shown. JSON outputs stay in UTC.")
 @click.option("--placeholders", type=click.Path(exists=True, dir_okay=False, path_type=Path),
               help="YAML file of values for the `expand` modifier's placeholders.")
+@click.option("--jobs", "-j", type=click.IntRange(1, 256), default=1, show_default=True,
+              help="Worker processes. Accepted for forward compatibility: hunts run in one process today.")
 @click.option("--fail-on-alert", is_flag=True, help="Exit with status 1 when any alert was raised.")
-@click.option("--quiet", "-q", is_flag=True, help="No closing summary on standard error.")
+@click.option("--quiet", "-q", is_flag=True,
+              help="No progress line and no closing summary on standard error.")
 def hunt(inputs: tuple[str, ...], rules: tuple[Path, ...], output_format: str, output: Path | None,
          input_format: str | None, min_level: str | None, since: str | None, until: str | None,
-         display_tz: str, placeholders: Path | None, fail_on_alert: bool, quiet: bool) -> None:
-    """Run Sigma rules over log files, folders, archives or `-` (standard input)."""
-    for item in inputs:
-        if item != "-" and not Path(item).exists():
-            raise click.BadParameter(f"no such file or folder: {item}", param_hint="INPUTS")
-    options = HuntOptions(rules=list(rules), input_format=input_format, min_level=min_level,
-                          since=parse_time(since), until=parse_time(until), placeholders=placeholders)
+         display_tz: str, placeholders: Path | None, jobs: int, fail_on_alert: bool, quiet: bool) -> None:
+    """Run Sigma rules over log files, folders, globs, archives or `-` (standard input).
+
+    Globs such as 'logs/**/*.evtx' are expanded by watchpost (quote them). Alerts go to standard
+    output (or --output); problems, progress and the closing summary go to standard error.
+    """
+    paths = expand_inputs(inputs)
+    start, end = parse_time(since), parse_time(until)
+    if start is not None and end is not None and start > end:
+        raise click.BadParameter("--from is after --to", param_hint="--from/--to")
+    tz = parse_tz(display_tz)
+    options = HuntOptions(rules=list(rules), input_format=check_input_format(input_format),
+                          min_level=min_level, since=start, until=end, placeholders=placeholders)
     engine = Hunt(options)
     err = click.get_text_stream("stderr")
     print_load_problems(engine.ruleset.problems, err, quiet)
     print_load_problems(engine.ruleset.report.notes, err, quiet, prefix="rule note")
-    stream: IO[Any] = open_output(output, output_format)
-    sink = make_sink(output_format, stream, parse_tz(display_tz))
-    try:
-        for alert in engine.run(list(inputs)):
-            sink.write(alert)
-    finally:
-        sink.close()
-        if output is not None:
-            stream.close()
+    run_hunt(engine, paths, output_format, output, tz, quiet)
     if not quiet:
         print_summary(engine, err)
     if engine.stats.sources and engine.stats.sources == engine.stats.sources_failed:
@@ -104,35 +152,58 @@ def hunt(inputs: tuple[str, ...], rules: tuple[Path, ...], output_format: str, o
     sys.exit(EXIT_ALERTS if fail_on_alert and engine.stats.alerts else EXIT_OK)
 
 
+def run_hunt(engine: Hunt, paths: list[str], output_format: str, output: Path | None, tz: tzinfo,
+             quiet: bool) -> None:
+    """Feed the alerts of ``paths`` to the sink, with a progress line on a terminal."""
+    from watchpost.progress import hunt_progress, is_terminal
+
+    err = click.get_text_stream("stderr")
+    stream: IO[Any] = open_output(output, output_format)
+    sink = make_sink(output_format, stream, tz, lambda: run_info(engine, paths))
+    streams_to_terminal = (output is None and output_format in STREAMING_FORMATS
+                           and is_terminal(sys.stdout))
+    try:
+        with hunt_progress(engine.stats, err, quiet=quiet, alerts_to_err_terminal=streams_to_terminal):
+            for alert in engine.run(paths):
+                sink.write(alert)
+    finally:
+        sink.close()
+        if output is not None:
+            stream.close()
+
+
+def run_info(engine: Hunt, paths: Sequence[str]) -> RunInfo:
+    """What the reports say about the run, from the engine's counters."""
+    from watchpost import __version__
+
+    stats = engine.stats
+    return RunInfo(
+        inputs=tuple(paths), rules=len(engine.ruleset.detections) + len(engine.ruleset.correlations),
+        rules_skipped=len(engine.ruleset.problems), sources=stats.sources, events=stats.events,
+        unreadable=engine.problems.count("read"), elapsed=stats.elapsed, version=__version__,
+    )
+
+
 def open_output(output: Path | None, output_format: str) -> IO[Any]:
-    binary = output_format in ("jsonl", "json")
+    binary = output_format in BINARY_FORMATS
     if output is None:
         return sys.stdout.buffer if binary else sys.stdout
-    return output.open("wb" if binary else "w", encoding=None if binary else "utf-8")
+    if binary:
+        return output.open("wb")
+    return output.open("w", encoding="utf-8", newline="")
 
 
-def make_sink(output_format: str, stream: IO[Any], tz: tzinfo) -> Sink:
-    from watchpost.sinks.jsonl import JsonlSink, JsonSink
-    from watchpost.sinks.table import TableSink
-
-    if output_format == "jsonl":
-        return JsonlSink(stream)
-    if output_format == "json":
-        return JsonSink(stream)
-    return TableSink(stream, tz=tz)
-
-
-@main.group()
+@main.group(context_settings=HELP_SETTINGS)
 def rules() -> None:
-    """Inspect and check rules."""
+    """List, check and test rules."""
 
 
-@rules.command("check")
+@rules.command("check", context_settings=HELP_SETTINGS)
 @click.argument("paths", nargs=-1, required=True, type=click.Path(exists=True, path_type=Path))
 @click.option("--placeholders", type=click.Path(exists=True, dir_okay=False, path_type=Path),
               help="YAML file of values for the `expand` modifier's placeholders.")
 def rules_check(paths: tuple[Path, ...], placeholders: Path | None) -> None:
-    """Load and compile rules; list every rule that cannot run, with the reason."""
+    """Load and compile rules; list every rule that cannot run, with the reason (exit 1 if any)."""
     from watchpost.ruleset import load_ruleset
 
     ruleset = load_ruleset(list(paths), placeholders=placeholders)
@@ -147,3 +218,15 @@ def rules_check(paths: tuple[Path, ...], placeholders: Path | None) -> None:
               f"({len(ruleset.detections)} detection, {len(ruleset.correlations)} correlation), "
               f"{len(ruleset.problems)} problems\n")
     sys.exit(EXIT_ALERTS if ruleset.problems else EXIT_OK)
+
+
+def register_hunt_commands() -> None:
+    """`rules list` and `convert` (modules of their own under `watchpost.commands`)."""
+    from watchpost.commands.convert import convert
+    from watchpost.commands.rules_list import rules_list
+
+    rules.add_command(rules_list)
+    main.add_command(convert)
+
+
+register_hunt_commands()

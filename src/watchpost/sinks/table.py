@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections import defaultdict
-from datetime import UTC, timedelta, tzinfo
+from datetime import UTC, tzinfo
 from typing import IO
 
 from rich.console import Console
@@ -11,6 +11,7 @@ from rich.table import Table
 from rich.text import Text
 
 from watchpost.alerts import Alert
+from watchpost.sinks.display_time import format_display_time
 from watchpost.sinks.terminal_text import sanitise_terminal
 
 LEVEL_STYLES = {
@@ -20,16 +21,23 @@ LEVEL_STYLES = {
     "low": "cyan",
     "informational": "dim",
 }
+UNKNOWN_HOST = "(unknown host)"
+# Width used when the output is not a terminal (a file, a pipe): wide enough that command lines
+# are not folded into a column of three characters.
+FILE_WIDTH = 160
 
 
 class TableSink:
-    """Collects alerts and prints one table per host at close.
+    """Collects alerts and prints one table per host, in time order, at close.
 
-    Every cell that comes from a log is passed through `sanitise_terminal`: log content never
-    reaches the terminal as control characters.
+    Every cell that comes from a log or a rule is passed through `sanitise_terminal`: log content
+    never reaches the terminal as control characters. Markup and emoji codes are off, so text like
+    ``[bold]`` or ``:smile:`` in a log is printed as it is.
     """
 
     def __init__(self, stream: IO[str], tz: tzinfo = UTC, width: int | None = None) -> None:
+        if width is None and not _is_terminal(stream):
+            width = FILE_WIDTH
         self._console = Console(file=stream, width=width, highlight=False, markup=False, emoji=False)
         self._tz = tz
         self._alerts: list[Alert] = []
@@ -40,46 +48,49 @@ class TableSink:
     def close(self) -> None:
         by_host: dict[str, list[Alert]] = defaultdict(list)
         for alert in self._alerts:
-            by_host[alert.host or "(unknown host)"].append(alert)
+            by_host[alert.host or UNKNOWN_HOST].append(alert)
         for host in sorted(by_host):
-            self._console.print(self._host_table(host, sorted(by_host[host], key=lambda a: a.timestamp)))
+            alerts = sorted(by_host[host], key=lambda a: a.timestamp)
+            self._console.print(self._host_table(host, alerts))
         if not self._alerts:
             self._console.print("No alerts.")
 
     def _host_table(self, host: str, alerts: list[Alert]) -> Table:
-        table = Table(title=Text(sanitise_terminal(host, 200)), title_justify="left", expand=False)
+        count = f"{len(alerts)} alert" + ("s" if len(alerts) != 1 else "")
+        title = Text(sanitise_terminal(host, 200), style="bold") + Text(f"  {count}")
+        table = Table(title=title, title_justify="left", expand=False, show_lines=True)
         table.add_column("time", no_wrap=True)
-        table.add_column("level")
-        table.add_column("rule")
-        table.add_column("details", overflow="fold")
+        table.add_column("level", no_wrap=True)
+        table.add_column("rule", min_width=24, max_width=48, overflow="fold")
+        table.add_column("details", min_width=30, overflow="fold")
         for alert in alerts:
             level = alert.rule.level
             table.add_row(
-                Text(self._format_time(alert)),
+                Text(format_display_time(alert.timestamp, self._tz)),
                 Text(level, style=LEVEL_STYLES.get(level, "")),
                 Text(sanitise_terminal(alert.rule.title, 200)),
-                Text(describe_alert(alert)),
+                Text("\n".join(describe_alert(alert))),
             )
         return table
-
-    def _format_time(self, alert: Alert) -> str:
-        moment = alert.timestamp.astimezone(self._tz)
-        offset = moment.utcoffset() or timedelta(0)
-        text = moment.strftime("%Y-%m-%d %H:%M:%S.%f")[:-3]
-        sign = "+" if offset >= timedelta(0) else "-"
-        minutes = int(abs(offset).total_seconds() // 60)
-        return f"{text}{sign}{minutes // 60:02d}:{minutes % 60:02d}"
 
 
 SHOWN = ("user", "process", "process_id", "command_line", "parent", "parent_id", "event_name", "source_ip")
 
 
-def describe_alert(alert: Alert) -> str:
-    """The summary facts of an alert as one safe line of ``key=value`` pairs."""
+def describe_alert(alert: Alert) -> list[str]:
+    """The summary facts of an alert, one safe ``key: value`` line each."""
     summary = alert.to_dict()["summary"]
-    parts = [f"{key}={sanitise_terminal(str(summary[key]), 300)}" for key in SHOWN if key in summary]
+    lines = [f"{key}: {sanitise_terminal(str(summary[key]), 300)}" for key in SHOWN if key in summary]
     if alert.group:
-        parts.append("group=" + ",".join(f"{k}={sanitise_terminal(v, 100)}" for k, v in alert.group))
+        lines.append("group: " + ", ".join(
+            f"{sanitise_terminal(k, 100)}={sanitise_terminal(v, 100)}" for k, v in alert.group))
     if len(alert.events) > 1:
-        parts.append(f"events={len(alert.events)}")
-    return "  ".join(parts)
+        lines.append(f"events: {len(alert.events)}")
+    return lines
+
+
+def _is_terminal(stream: IO[str]) -> bool:
+    try:
+        return stream.isatty()
+    except (AttributeError, ValueError):
+        return False

@@ -1,0 +1,173 @@
+"""``watchpost convert``: the same Sigma rules as queries for a SIEM, through pySigma's backends.
+
+Backends are pySigma plugins, installed as Python packages (``pip install pysigma-backend-NAME``);
+whatever is installed is found by pySigma's plugin discovery. Rules are loaded as ``watchpost
+hunt`` loads them (seed-dialect rules translated, meta filters applied), so what is converted is
+what watchpost runs. A rule that a backend cannot convert is reported with its file and the others
+are still converted.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import IO, Any
+
+import click
+import orjson
+
+from watchpost.sinks.terminal_text import sanitise_terminal
+
+# Where to get the backends people ask for most (target name -> PyPI package).
+KNOWN_BACKENDS = {
+    "splunk": "pysigma-backend-splunk",
+    "elasticsearch": "pysigma-backend-elasticsearch",
+    "lucene": "pysigma-backend-elasticsearch",
+    "eql": "pysigma-backend-elasticsearch",
+    "esql": "pysigma-backend-elasticsearch",
+    "opensearch": "pysigma-backend-opensearch",
+    "kusto": "pysigma-backend-kusto",
+    "loki": "pysigma-backend-loki",
+    "qradar": "pysigma-backend-qradar-aql",
+    "sqlite": "pysigma-backend-sqlite",
+}
+
+
+@click.command("convert", context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+@click.argument("rule_paths", metavar="RULES...", nargs=-1, type=click.Path(exists=True, path_type=Path))
+@click.option("--target", "-t", metavar="NAME",
+              help="pySigma backend to convert to (splunk, elasticsearch, sqlite, ...: see --list-targets).")
+@click.option("--pipeline", "-p", "pipelines", multiple=True, metavar="NAME|FILE",
+              help="Processing pipeline to apply, by plugin name or YAML file (repeatable, in order).")
+@click.option("--backend-format", metavar="FORMAT",
+              help="The backend's own output format (default: the backend's default).")
+@click.option("--format", "-f", "output_format", type=click.Choice(("text", "jsonl")), default="text",
+              show_default=True, help="text: the backend's output as is; jsonl: one object per rule "
+                                      "with its id, title, file and queries.")
+@click.option("--output", "-o", type=click.Path(dir_okay=False, path_type=Path),
+              help="Write the queries to this file instead of standard output.")
+@click.option("--list-targets", is_flag=True, help="List the installed backends and pipelines, then exit.")
+def convert(rule_paths: tuple[Path, ...], target: str | None, pipelines: tuple[str, ...],
+            backend_format: str | None, output_format: str, output: Path | None, list_targets: bool) -> None:
+    """Convert Sigma rules to a SIEM's query language with a pySigma backend.
+
+    Exit status: 0 when every rule converted, 1 when some could not (each is reported on standard
+    error), 2 for usage errors (no rules, unknown or missing backend).
+    """
+    from sigma.plugins import InstalledSigmaPlugins
+
+    plugins = InstalledSigmaPlugins.autodiscover()
+    if list_targets:
+        print_targets(plugins.backends, plugins.pipelines)
+        sys.exit(0)
+    if target is None:
+        raise click.UsageError("give a --target (see --list-targets)")
+    if not rule_paths:
+        raise click.UsageError("give the rule files or folders to convert")
+    backend_class = find_backend(target, plugins.backends)
+    pipeline = resolve_pipeline(plugins, list(pipelines), target)
+    backend = backend_class(processing_pipeline=pipeline)
+    formats = getattr(backend, "formats", {}) or {}
+    if backend_format is not None and formats and backend_format not in formats:
+        raise click.BadParameter(f"{target} has no format {backend_format!r}; it has: {', '.join(formats)}",
+                                 param_hint="--backend-format")
+    stream: IO[str] = output.open("w", encoding="utf-8") if output else click.get_text_stream("stdout")
+    try:
+        failed = convert_rules(backend, list(rule_paths), target, backend_format, output_format, stream)
+    finally:
+        if output is not None:
+            stream.close()
+    sys.exit(1 if failed else 0)
+
+
+def find_backend(target: str, backends: dict[str, Any]) -> Any:
+    if target in backends:
+        return backends[target]
+    package = KNOWN_BACKENDS.get(target, f"pysigma-backend-{target}")
+    installed = ", ".join(sorted(backends)) or "none"
+    raise click.UsageError(
+        f"no pySigma backend {target!r} is installed (installed: {installed}). Install one with "
+        f"`pip install {package}` (a release that supports pySigma 2, which watchpost uses), or "
+        f"`pip install 'watchpost[convert]'` for the backends watchpost is tested with."
+    )
+
+
+def resolve_pipeline(plugins: Any, specs: list[str], target: str) -> Any:
+    if not specs:
+        return None
+    from sigma.exceptions import SigmaError
+
+    try:
+        return plugins.get_pipeline_resolver().resolve(specs, target)
+    except (SigmaError, OSError, ValueError) as error:
+        raise click.BadParameter(str(error), param_hint="--pipeline") from error
+
+
+def convert_rules(backend: Any, paths: Sequence[Path], target: str, backend_format: str | None,
+                  output_format: str, stream: IO[str]) -> int:
+    """Write the conversions; returns how many rules failed (loading or converting)."""
+    from watchpost.rules.loader import load_rules
+    from watchpost.ruleset import default_translators
+
+    err = click.get_text_stream("stderr")
+    loaded = load_rules(list(paths), translators=default_translators())
+    for problem in loaded.problems:
+        err.write(f"not loaded: {sanitise_terminal(problem.describe(), 500)}\n")
+    fmt = backend_format or backend.default_format
+    backend.init_processing_pipeline(fmt)
+    items: list[tuple[Any, Path, bool]] = [(item.rule, item.path, False) for item in loaded.rules]
+    items += [(item.rule, item.path, True) for item in loaded.correlations]
+    queries: list[Any] = []
+    failed = len(loaded.problems)
+    converted = 0
+    for rule, path, is_correlation in items:
+        try:
+            found = (backend.convert_correlation_rule(rule, fmt) if is_correlation
+                     else backend.convert_rule(rule, fmt))
+        except Exception as error:  # a backend failing on one rule must not stop the others
+            failed += 1
+            err.write(f"cannot convert: {path} [{sanitise_terminal(str(rule.title), 200)}]: "
+                      f"{sanitise_terminal(str(error), 500)}\n")
+            continue
+        converted += 1
+        if output_format == "jsonl":
+            record = rule_record(rule, path, target, fmt, found)
+            stream.write(orjson.dumps(record, default=str).decode() + "\n")
+        queries.extend(found)
+    if output_format == "text":
+        write_text(backend.finalize(queries, fmt), stream)
+    err.write(f"{converted} rules converted to {target} ({fmt}), {failed} failed\n")
+    return failed
+
+
+def rule_record(rule: Any, path: Path, target: str, fmt: str, queries: list[Any]) -> dict[str, Any]:
+    from watchpost.rules.meta import describe_rule
+
+    meta = describe_rule(rule, path)
+    return {"rule_id": meta.id, "title": meta.title, "level": meta.level, "path": str(path),
+            "target": target, "format": fmt, "queries": queries}
+
+
+def write_text(result: Any, stream: IO[str]) -> None:
+    items = result if isinstance(result, list) else [result]
+    for item in items:
+        text = item if isinstance(item, str) else orjson.dumps(item, default=str).decode()
+        stream.write(text + "\n")
+
+
+def print_targets(backends: dict[str, Any], pipelines: dict[str, Any]) -> None:
+    out = click.get_text_stream("stdout")
+    out.write("backends (--target):\n")
+    for name, backend in sorted(backends.items()):
+        formats = ", ".join(getattr(backend, "formats", {}) or {})
+        out.write(f"  {name}: {getattr(backend, 'name', '')} (formats: {formats})\n")
+    if not backends:
+        out.write("  none installed\n")
+    out.write("pipelines (--pipeline):\n")
+    for name in sorted(pipelines):
+        out.write(f"  {name}\n")
+    if not pipelines:
+        out.write("  none installed (a YAML pipeline file can be given by path)\n")
+    missing = sorted(set(KNOWN_BACKENDS) - set(backends))
+    out.write("not installed: " + ", ".join(f"{name} ({KNOWN_BACKENDS[name]})" for name in missing) + "\n")
