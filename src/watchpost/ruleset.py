@@ -157,7 +157,18 @@ def default_translators() -> list[Translator]:
 
 
 def load_ruleset(paths: Sequence[Path], placeholders: Path | None = None) -> RuleSet:
-    """Load, resolve, compile and index the rules under ``paths``; problems are kept, not raised."""
+    """Load, resolve, compile and index the rules under ``paths``; problems are kept, not raised.
+
+    A rule set that took a while to build is cached on disk (`watchpost.rule_cache`): a repeat
+    run over unchanged rule files unpickles it instead.
+    """
+    from watchpost.rule_cache import cached
+
+    return cached(list(paths), placeholders, RuleSet, lambda: build_ruleset(paths, placeholders))
+
+
+def build_ruleset(paths: Sequence[Path], placeholders: Path | None = None) -> RuleSet:
+    """`load_ruleset` without the cache."""
     from watchpost.correlation import base_rule_ids, compile_correlations, suppressed_rule_ids
     from watchpost.rules.loader import load_rules
     from watchpost.rules.meta import describe_rule

@@ -1,0 +1,181 @@
+"""A disk cache of compiled rule sets, so that repeat runs over the same rules start at once.
+
+Loading a few thousand Sigma rules through pySigma and compiling them takes seconds; the result
+(`RuleSet`) is pickled under ``$XDG_CACHE_HOME/watchpost`` (``~/.cache/watchpost``) keyed by:
+
+- the rule paths as given and the placeholders file,
+- the path, size and modification time (ns) of every file under those paths,
+- watchpost's version, the Python version, and the size and modification time of the modules
+  that load, compile and hold rules (`ENGINE_PARTS`: a changed compiler never reads a rule set
+  pickled by another one).
+
+Any difference is a miss. A cache file that cannot be read (damaged, truncated, from an
+incompatible version) is ignored and rewritten. Files are written atomically (temporary file,
+then rename) in a directory only the user can read. Only rule sets that took a while to load are
+stored (tests and small packs load fast anyway), and the ``KEEP`` most recently used files are
+kept. ``WATCHPOST_RULE_CACHE=0`` turns the cache off.
+
+Frozen slotted dataclasses (every matcher node) unpickle slowly through ``dataclasses``'
+generic ``__setstate__``; the cache pickles them as (class, slot values) and restores them with
+``object.__setattr__``, several times faster.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import os
+import pickle
+import sys
+import tempfile
+import time
+from collections import deque
+from collections.abc import Callable, Iterable, Sequence
+from itertools import repeat
+from pathlib import Path
+from typing import Any, TypeVar
+
+import watchpost
+
+T = TypeVar("T")
+
+KEEP = 8
+MIN_LOAD_SECONDS = 0.5
+"""Rule sets that loaded faster than this are not worth a file."""
+
+ENGINE_PARTS = (
+    "rules", "matching", "correlation", "ruleset.py", "events.py", "problems.py", "rule_cache.py",
+    "__init__.py",
+)
+"""What a pickled rule set is made of: any change to these files invalidates the cache."""
+
+_SLOTS: dict[type, tuple[str, ...]] = {}
+
+
+def cache_dir() -> Path:
+    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(base) / "watchpost"
+
+
+def enabled() -> bool:
+    return os.environ.get("WATCHPOST_RULE_CACHE", "1") not in ("0", "no", "off", "false")
+
+
+def cache_key(paths: Sequence[Path], placeholders: Path | None) -> str:
+    """A digest of everything the compiled rule set depends on (see the module text)."""
+    digest = hashlib.sha256()
+    digest.update(f"{watchpost.__version__}|{sys.version}|{placeholders}\n".encode())
+    for path in paths:
+        digest.update(f"root {path}\n".encode())
+        _add_files(digest, path)
+    if placeholders is not None:
+        _add_files(digest, placeholders)
+    package = Path(watchpost.__file__).resolve().parent
+    for part in ENGINE_PARTS:
+        _add_files(digest, package / part, suffix=".py")
+    return digest.hexdigest()[:32]
+
+
+def _add_files(digest: Any, root: Path, suffix: str | None = None) -> None:
+    if root.is_file():
+        files = [root]
+    elif root.is_dir():
+        files = sorted(p for p in root.rglob("*") if suffix is None or p.suffix == suffix)
+    else:
+        digest.update(f"missing {root}\n".encode())
+        return
+    for file in files:
+        try:
+            stat = file.stat()
+        except OSError:
+            continue
+        if file.is_file():
+            digest.update(f"{file}|{stat.st_size}|{stat.st_mtime_ns}\n".encode())
+
+
+def load_cached(key: str) -> Any | None:
+    """The object stored under ``key``, or None (missing or unreadable: ignored)."""
+    path = cache_dir() / f"rules-{key}.pickle"
+    try:
+        with path.open("rb") as stream:
+            found = pickle.load(stream)
+        os.utime(path)  # most recently used
+    except Exception:  # a damaged or incompatible cache file is the same as none
+        return None
+    return found
+
+
+def store(key: str, value: Any) -> None:
+    """Write ``value`` under ``key``; failures (read-only home, full disk) are ignored."""
+    folder = cache_dir()
+    try:
+        folder.mkdir(parents=True, exist_ok=True, mode=0o700)
+        buffer = io.BytesIO()
+        _RulePickler(buffer, protocol=pickle.HIGHEST_PROTOCOL).dump(value)
+        with tempfile.NamedTemporaryFile("wb", dir=folder, delete=False, suffix=".tmp") as out:
+            out.write(buffer.getvalue())
+        os.replace(out.name, folder / f"rules-{key}.pickle")
+        _prune(folder)
+    except Exception:  # the cache is an optimisation: never fail a run because of it
+        return
+
+
+def _prune(folder: Path) -> None:
+    files = sorted(folder.glob("rules-*.pickle"), key=lambda p: p.stat().st_mtime, reverse=True)
+    for old in files[KEEP:]:
+        old.unlink(missing_ok=True)
+    for stale in folder.glob("*.tmp"):
+        stale.unlink(missing_ok=True)
+
+
+def _restore(cls: type, names: tuple[str, ...], values: tuple[Any, ...]) -> Any:
+    """An instance of a frozen slotted dataclass from its slot values (see `_RulePickler`)."""
+    instance: Any = _new(cls)
+    _consume(map(_set, repeat(instance, len(names)), names, values))  # a loop at C speed
+    return instance
+
+
+_new = object.__new__
+_set = object.__setattr__
+_consume: Callable[[Iterable[Any]], None] = deque(maxlen=0).extend
+
+
+def _slots_of(cls: type) -> tuple[str, ...]:
+    names = _SLOTS.get(cls)
+    if names is None:
+        names = tuple(
+            name for klass in reversed(cls.__mro__) for name in getattr(klass, "__slots__", ())
+            if name not in ("__weakref__", "__dict__")
+        )
+        _SLOTS[cls] = names
+    return names
+
+
+class _RulePickler(pickle.Pickler):
+    def reducer_override(self, obj: Any) -> Any:
+        cls = type(obj)
+        params = getattr(cls, "__dataclass_params__", None)
+        if params is None or not params.frozen or "__slots__" not in cls.__dict__ or isinstance(obj, type):
+            return NotImplemented
+        names = _slots_of(cls)
+        missing = object()
+        values = tuple(getattr(obj, name, missing) for name in names)
+        if any(value is missing for value in values):
+            return NotImplemented
+        return _restore, (cls, names, values)
+
+
+def cached(paths: Sequence[Path], placeholders: Path | None, kind: type[T], build: Callable[[], T]) -> T:
+    """``build()``, or the copy of its result cached for the same rule files; slow builds are stored."""
+    if not enabled():
+        return build()
+    key = cache_key(paths, placeholders)
+    found = load_cached(key)
+    if isinstance(found, kind):
+        return found
+    started = time.monotonic()
+    value = build()
+    if time.monotonic() - started >= MIN_LOAD_SECONDS:
+        store(key, value)
+    return value
+
