@@ -58,7 +58,7 @@ class HuntProgress(AbstractContextManager["HuntProgress"]):
                           transient=True, redirect_stdout=False, redirect_stderr=False)
 
     def __enter__(self) -> HuntProgress:
-        self._live.start()
+        self._live.start(refresh=True)
         return self
 
     def __exit__(self, kind: type[BaseException] | None, error: BaseException | None,

@@ -1,8 +1,9 @@
 """The HTML report in a real browser (headless Chromium): hostile log content runs no script and
 fetches nothing; and the screenshot of the report on the bundled examples, showing the timeline.
 
-Set WATCHPOST_UPDATE_SCREENSHOT=1 to also write the screenshot to docs/report-screenshot.png
-(or run `python -m tests.sinks.update_screenshot`).
+To refresh the committed docs/report-screenshot.png:
+
+    WATCHPOST_UPDATE_SCREENSHOT=1 python3 -m pytest tests/sinks/test_html_browser.py -k screenshot
 """
 
 from __future__ import annotations

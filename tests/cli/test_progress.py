@@ -1,0 +1,91 @@
+"""The progress line: on a terminal's standard error only, never piped, never with --quiet."""
+
+from __future__ import annotations
+
+import io
+import os
+import subprocess
+import sys
+from contextlib import nullcontext
+from dataclasses import dataclass
+
+import pytest
+
+from tests.conftest import PROJECT
+from watchpost.progress import HuntProgress, ProgressLine, hunt_progress
+
+SEED = PROJECT / "tests" / "fixtures" / "seed"
+LOGS = [str(path) for path in sorted(SEED.glob("*.xml"))]
+PROGRESS_MARK = "events/s · alerts"
+
+
+def hunt_with_terminal_stderr(*args: str) -> tuple[str, str]:
+    """Run ``watchpost hunt ARGS`` with standard error on a pseudo-terminal; (stdout, stderr)."""
+    pty = pytest.importorskip("pty")
+    master, slave = pty.openpty()
+    command = [sys.executable, "-c", "from watchpost.cli import main; main()", "hunt", *args]
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=slave, stdin=subprocess.DEVNULL)
+    os.close(slave)
+    chunks: list[bytes] = []
+    while True:
+        try:
+            data = os.read(master, 65536)
+        except OSError:  # the other end closed
+            break
+        if not data:
+            break
+        chunks.append(data)
+    out, _ = process.communicate(timeout=60)
+    os.close(master)
+    assert process.returncode == 0
+    return out.decode(), b"".join(chunks).decode()
+
+
+def test_a_terminal_gets_the_progress_line_and_then_the_summary() -> None:
+    out, err = hunt_with_terminal_stderr(*LOGS, "-f", "jsonl")
+    assert PROGRESS_MARK in err and "hunting… inputs" in err
+    assert "\x1b[2K" in err  # the line is erased before the summary
+    assert err.rindex(PROGRESS_MARK) < err.index("read 3 inputs")
+    assert PROGRESS_MARK not in out and out.count("\n") >= 1  # alerts on stdout, untouched
+
+
+def test_quiet_shows_no_progress_on_a_terminal() -> None:
+    _, err = hunt_with_terminal_stderr(*LOGS, "-f", "jsonl", "-q")
+    assert err == ""
+
+
+def test_a_piped_standard_error_gets_no_progress_line() -> None:
+    command = [sys.executable, "-c", "from watchpost.cli import main; main()", "hunt", *LOGS, "-f", "jsonl"]
+    result = subprocess.run(command, capture_output=True, text=True, timeout=60, check=True)
+    assert PROGRESS_MARK not in result.stderr and "\x1b" not in result.stderr
+    assert "read 3 inputs" in result.stderr
+
+
+@dataclass
+class Stats:
+    sources: int = 0
+    events: int = 0
+    alerts: int = 0
+
+
+def test_the_line_reads_the_engine_counters() -> None:
+    stats = Stats()
+    line = ProgressLine(stats)
+    stats.sources, stats.events, stats.alerts = 7, 123_456, 42
+    text = line.describe()
+    assert "inputs 7 " in text and "events 123,456" in text and "alerts 42" in text and "events/s" in text
+
+
+class Terminal(io.StringIO):
+    def isatty(self) -> bool:
+        return True
+
+
+def test_no_progress_when_quiet_or_when_alerts_stream_to_the_same_terminal() -> None:
+    stats = Stats()
+    assert isinstance(hunt_progress(stats, Terminal(), quiet=False, alerts_to_err_terminal=True), nullcontext)
+    assert isinstance(hunt_progress(stats, Terminal(), quiet=True, alerts_to_err_terminal=False), nullcontext)
+    assert isinstance(hunt_progress(stats, io.StringIO(), quiet=False, alerts_to_err_terminal=False),
+                      nullcontext)
+    shown = hunt_progress(stats, Terminal(), quiet=False, alerts_to_err_terminal=False)
+    assert isinstance(shown, HuntProgress)
