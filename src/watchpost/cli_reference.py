@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Iterator
+from importlib import resources
 from pathlib import Path
 
 import click
@@ -19,51 +20,7 @@ from watchpost.sinks.csv import CSV_COLUMNS
 HELP_WIDTH = 100
 DOC_PATH = Path(__file__).resolve().parents[2] / "docs" / "cli.md"
 
-INTRO = """\
-# The `watchpost` command
-
-This file is generated from the commands' `--help` by `python -m watchpost.cli_reference`; a test
-checks that it matches. Edit the help texts in the code, then regenerate.
-
-## Output formats
-
-Chosen with `watchpost hunt --format`:
-
-| format | what it writes | times |
-|---|---|---|
-| `table` (default) | one table per host, alerts in time order; log text made safe for a terminal | `--tz`, offset shown |
-| `jsonl` | one alert per line, the schema of [alerts.md](alerts.md) | UTC |
-| `json` | a JSON array of the same alerts | UTC |
-| `csv` | one row per alert, the columns below | `--tz`, offset shown |
-| `html` | one self-contained report: counts by level, host, technique and rule; a timeline; every alert with the events behind it | `--tz`, offset shown |
-| `navigator` | an ATT&CK Navigator layer (format 4.5): each detected technique scored by its number of alerts | UTC |
-| `sarif` | SARIF 2.1.0 for CI and code-scanning tools: one result per alert | UTC |
-
-**CSV columns**, in this order (new columns may be added at the end; none is renamed or removed):
-{columns}.
-`techniques`, `tags` and `group` (`key=value`) are joined with `;`, `origins` (file and record of
-each event, the first 20) with `; `; the summary columns are those of the alert schema's `summary`.
-
-**CSV and spreadsheets.** Log content is hostile: a cell that starts with `=`, `+`, `-`, `@`, tab,
-carriage return or line feed is prefixed with a single quote `'` so that spreadsheets show it as
-text instead of running it as a formula. Other control characters and Unicode bidirectional
-overrides are written visibly as `\\xNN` / `\\uNNNN`, and cells are cut at 32,000 characters.
-
-**HTML report safety.** The report holds no script and loads nothing: values are escaped by the
-template engine, the timeline is inline SVG, and a Content-Security-Policy (`default-src 'none';
-style-src 'unsafe-inline'; img-src data:`) forbids scripts and outside resources anyway. Control
-characters and bidirectional overrides are shown escaped; long values are cut at 2,000
-characters and at most 2,000 alerts (20 events each) are detailed; the counts cover all alerts.
-
-**Progress.** On a terminal, `watchpost hunt` shows a progress line on standard error (inputs,
-events read, events/s, alerts so far); not with `--quiet`, not when standard error is not a
-terminal, and not when alerts stream (`jsonl`, `csv`) to the terminal. The closing summary
-(inputs and events read, what was skipped and why, alerts by level and rule, elapsed time) goes
-to standard error unless `--quiet`.
-
-**Exit status** of `watchpost hunt`: 0 when the run completed (whatever it found), 1 with
-`--fail-on-alert` when alerts were raised, 2 for usage errors or when no input could be read.
-"""
+INTRO = "cli_intro.md"  # in watchpost/templates: the hand-written part, with {columns}
 
 
 def iter_commands(
@@ -85,7 +42,8 @@ def render_cli_reference() -> str:
     from watchpost.cli import main
 
     columns = ", ".join(f"`{column}`" for column in CSV_COLUMNS)
-    parts = [INTRO.format(columns=columns)]
+    intro = resources.files("watchpost").joinpath("templates", INTRO).read_text(encoding="utf-8")
+    parts = [intro.replace("{columns}", columns)]
     commands = list(iter_commands(main, "watchpost"))
     parts.append("## Commands\n\n" + "\n".join(
         f"- [`{path}`](#{anchor(path)})" for path, _, _ in commands) + "\n")

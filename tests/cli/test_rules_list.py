@@ -80,7 +80,11 @@ def test_the_table_shows_the_columns_and_the_default_is_the_bundled_pack() -> No
     assert default and [r["id"] for r in default] == [r["id"] for r in bundled]
 
 
-def test_seed_dialect_rules_are_listed_as_watchpost_runs_them() -> None:
-    _, rules, _ = listing(*[str(p) for p in sorted(SEED.glob("*.yml"))])
-    kinds = {r["kind"] for r in rules}
-    assert kinds == {"detection", "correlation"}
+def test_rules_that_only_feed_correlations_are_listed_with_all() -> None:
+    seed_rules = [str(p) for p in sorted(SEED.glob("*.yml"))]
+    _, rules, _ = listing(*seed_rules)
+    assert {r["kind"] for r in rules} == {"correlation"}
+    assert sorted({Path(str(r["path"])).name for r in rules}) == sorted(Path(p).name for p in seed_rules)
+    _, everything, _ = listing(*seed_rules, "--all")
+    assert {r["kind"] for r in everything} == {"detection", "correlation"}
+    assert len(everything) > len(rules)

@@ -74,7 +74,8 @@ def run_chromium(chromium: str, url: str, profile: Path, *, screenshot: Path | N
     """Load ``url``; give scripts and loads virtual time to happen; dump the DOM (or screenshot)."""
     command = [chromium, *CHROMIUM_FLAGS, f"--user-data-dir={profile}",
                "--virtual-time-budget=3000", f"--window-size={window[0]},{window[1]}"]
-    command += [f"--screenshot={screenshot}"] if screenshot else ["--dump-dom"]
+    command += ([f"--screenshot={screenshot}", "--run-all-compositor-stages-before-draw"] if screenshot
+                else ["--dump-dom"])
     return subprocess.run([*command, url], capture_output=True, text=True, timeout=90, check=False)
 
 

@@ -28,15 +28,18 @@ LIST_WIDTH = 200
               help="Only rules whose logsource product is NAME (windows, linux...).")
 @click.option("--search", metavar="TEXT",
               help="Only rules whose id, title, description or file contains TEXT.")
+@click.option("--all", "show_all", is_flag=True,
+              help="Also list the rules that only feed correlations (generate: false, seed-dialect steps).")
 @click.option("--format", "-f", "output_format", type=click.Choice(("table", "jsonl")), default="table",
               show_default=True, help="Output format.")
 def rules_list(paths: tuple[Path, ...], levels: tuple[str, ...], min_level: str | None,
-               tags: tuple[str, ...], product: str | None, search: str | None, output_format: str) -> None:
+               tags: tuple[str, ...], product: str | None, search: str | None, show_all: bool,
+               output_format: str) -> None:
     """List rules: id, title, level, logsource and tags. PATHS default to the bundled T1049 pack.
 
     Rules that do not load are reported on standard error (see `watchpost rules check`).
     """
-    metas, problems = describe_rules(list(paths))
+    metas, problems = describe_rules(list(paths), show_all)
     chosen = [m for m in metas if selected(m, levels, min_level, tags, product, search)]
     out = click.get_text_stream("stdout")
     if output_format == "jsonl":
@@ -52,15 +55,18 @@ def rules_list(paths: tuple[Path, ...], levels: tuple[str, ...], min_level: str 
     sys.exit(0)
 
 
-def describe_rules(paths: Sequence[Path]) -> tuple[list[RuleMeta], list[str]]:
-    """The `RuleMeta` of every rule and correlation that loads from ``paths``, and the problems."""
+def describe_rules(paths: Sequence[Path], show_all: bool = False) -> tuple[list[RuleMeta], list[str]]:
+    """The `RuleMeta` of the rules and correlations that load from ``paths``, and the problems.
+
+    Rules that only feed correlations are left out unless ``show_all``.
+    """
     from watchpost.engine import bundled_pack
     from watchpost.rules.loader import load_rules
     from watchpost.rules.meta import describe_rule
     from watchpost.ruleset import default_translators
 
     loaded = load_rules(list(paths) or [bundled_pack()], translators=default_translators())
-    metas = [describe_rule(item.rule, item.path) for item in loaded.rules]
+    metas = [describe_rule(item.rule, item.path) for item in loaded.rules if item.output or show_all]
     metas += [describe_rule(item.rule, item.path) for item in loaded.correlations]
     return metas, [problem.describe() for problem in loaded.problems]
 
@@ -100,7 +106,7 @@ def has_tag(meta: RuleMeta, wanted: str) -> bool:
 def logsource_text(meta: RuleMeta) -> str:
     if meta.kind == "correlation":
         return "(correlation)"
-    return "/".join(value for _, value in meta.logsource) or "-"
+    return " / ".join(value for _, value in meta.logsource) or "-"
 
 
 def rule_record(meta: RuleMeta) -> dict[str, object]:
@@ -117,9 +123,9 @@ def print_table(metas: Sequence[RuleMeta], out: IO[str]) -> None:
     from rich.text import Text
 
     from watchpost.progress import is_terminal
-    from watchpost.sinks.table import LEVEL_STYLES
+    from watchpost.sinks.table import LEVEL_STYLES, columns_setting
 
-    width = None if is_terminal(out) else LIST_WIDTH
+    width = None if is_terminal(out) else columns_setting() or LIST_WIDTH
     console = Console(file=out, width=width, highlight=False, markup=False, emoji=False)
     table = Table(show_lines=False)
     for name, wrap in (("id", False), ("title", True), ("level", False), ("logsource", True), ("tags", True)):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections import defaultdict
 from datetime import UTC, tzinfo
 from typing import IO
@@ -37,7 +38,7 @@ class TableSink:
 
     def __init__(self, stream: IO[str], tz: tzinfo = UTC, width: int | None = None) -> None:
         if width is None and not _is_terminal(stream):
-            width = FILE_WIDTH
+            width = columns_setting() or FILE_WIDTH
         self._console = Console(file=stream, width=width, highlight=False, markup=False, emoji=False)
         self._tz = tz
         self._alerts: list[Alert] = []
@@ -61,8 +62,8 @@ class TableSink:
         table = Table(title=title, title_justify="left", expand=False, show_lines=True)
         table.add_column("time", no_wrap=True)
         table.add_column("level", no_wrap=True)
-        table.add_column("rule", min_width=24, max_width=48, overflow="fold")
-        table.add_column("details", min_width=30, overflow="fold")
+        table.add_column("rule", max_width=48, overflow="fold")
+        table.add_column("details", overflow="fold")
         for alert in alerts:
             level = alert.rule.level
             table.add_row(
@@ -87,6 +88,12 @@ def describe_alert(alert: Alert) -> list[str]:
     if len(alert.events) > 1:
         lines.append(f"events: {len(alert.events)}")
     return lines
+
+
+def columns_setting() -> int | None:
+    """The ``COLUMNS`` environment variable, when it holds a sensible width."""
+    value = os.environ.get("COLUMNS", "")
+    return int(value) if value.isdigit() and 40 <= int(value) <= 1000 else None
 
 
 def _is_terminal(stream: IO[str]) -> bool:
