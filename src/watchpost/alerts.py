@@ -81,6 +81,7 @@ class Alert:
             "correlation": correlation_dict(self.correlation),
             "summary": summarise(self.events),
             "events": [event_dict(e, r) for e, r in zip(self.events, self._event_rules(), strict=True)],
+            "extra": dict(self.extra),
         }
 
     def _event_rules(self) -> tuple[str | None, ...]:
