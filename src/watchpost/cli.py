@@ -230,3 +230,8 @@ def register_hunt_commands() -> None:
 
 
 register_hunt_commands()
+
+
+from watchpost.commands import register  # noqa: E402  (simulate, evaluate, rules test)
+
+register(main, rules)

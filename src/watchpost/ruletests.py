@@ -258,8 +258,12 @@ def read_timestamp(value: Any, default: datetime) -> datetime:
 def events_of(case: TestCase, source: Path) -> list[Event]:
     """The case's events in time order, each with an origin naming the test file and case."""
     built = [
-        Event(item.timestamp, dict(item.fields), Origin(f"{source}#{case.place}", index + 1, "element"),
-              item.logsource)
+        Event(
+            item.timestamp,
+            dict(item.fields),
+            Origin(f"{source}#{case.place}", index + 1, "element"),
+            item.logsource,
+        )
         for index, item in enumerate(case.events)
     ]
     return sorted(built, key=lambda event: event.timestamp)
@@ -296,9 +300,14 @@ def run_test_file(loaded: RuleTestFile, ruleset: RuleSet | None = None) -> list[
     for case in loaded.cases:
         alerts = alerts_over(ruleset, events_of(case, loaded.path))
         passed = bool(alerts) == case.expect_alert
-        reason = "" if passed else (
-            "no alert was raised" if case.expect_alert else
-            f"{len(alerts)} alert(s) raised: " + ", ".join(sorted({a.rule.title for a in alerts}))
+        reason = (
+            ""
+            if passed
+            else (
+                "no alert was raised"
+                if case.expect_alert
+                else f"{len(alerts)} alert(s) raised: " + ", ".join(sorted({a.rule.title for a in alerts}))
+            )
         )
         results.append(CaseResult(loaded.path, case.label, passed, len(alerts), reason))
     return results

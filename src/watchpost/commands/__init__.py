@@ -1,0 +1,21 @@
+"""Subcommands of the ``watchpost`` command, one module each.
+
+`register` adds them to the command groups of `watchpost.cli` (called once, at the end of that
+module). Each command imports its heavy modules inside its function, so ``watchpost --help``
+stays fast.
+"""
+
+from __future__ import annotations
+
+import click
+
+
+def register(main: click.Group, rules: click.Group) -> None:
+    """Add ``simulate``, ``evaluate`` and ``rules test`` to the CLI groups."""
+    from watchpost.commands.evaluate import evaluate
+    from watchpost.commands.rules_test import rules_test
+    from watchpost.commands.simulate import simulate
+
+    main.add_command(simulate)
+    main.add_command(evaluate)
+    rules.add_command(rules_test, "test")
