@@ -218,7 +218,7 @@ def read_case(item: Any, place: str, expect_alert: bool) -> TestCase:
         try:
             event = read_event(raw, moment + timedelta(seconds=1))
         except CaseError as error:
-            raise CaseError(f"event {position}: {error}") from None
+            raise CaseError(f"event {position}: {error}" if "events" in item else str(error)) from None
         events.append(event)
         moment = event.timestamp
     return TestCase(place, name, expect_alert, tuple(events))

@@ -174,6 +174,23 @@ class WindowsHost:
             ("SubjectLogonId", account.logon_hex),
         ]
 
+    @staticmethod
+    def _target(account: Account | None) -> list[tuple[str, str]]:
+        """4688's "Target Subject": the new process's account when it is not the creator's."""
+        if account is None:
+            return [
+                ("TargetUserSid", "S-1-0-0"),
+                ("TargetUserName", "-"),
+                ("TargetDomainName", "-"),
+                ("TargetLogonId", "0x0"),
+            ]
+        return [
+            ("TargetUserSid", account.sid),
+            ("TargetUserName", account.name),
+            ("TargetDomainName", account.domain),
+            ("TargetLogonId", account.logon_hex),
+        ]
+
     def security_4688(self, process: WinProcess, time_us: int, label: Label | None = None) -> Record:
         parent = process.parent
         creator = parent.account if parent is not None else process.account
@@ -184,10 +201,7 @@ class WindowsHost:
             ("TokenElevationType", ELEVATION.get(process.integrity, "%%1936")),
             ("ProcessId", hex(parent.pid) if parent is not None else "0x4"),
             ("CommandLine", process.command_line),
-            ("TargetUserSid", "S-1-0-0"),
-            ("TargetUserName", "-"),
-            ("TargetDomainName", "-"),
-            ("TargetLogonId", "0x0"),
+            *self._target(process.account if process.account != creator else None),
             ("ParentProcessName", parent.image if parent is not None else ""),
             ("MandatoryLabel", INTEGRITY_SIDS.get(process.integrity, "S-1-16-8192")),
         ]
