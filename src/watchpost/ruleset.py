@@ -10,13 +10,17 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 from watchpost.correlation.spec import CorrelationSpec
 from watchpost.events import Event, LogsourceHint
+from watchpost.matching.literal_prefilter import LiteralPrefilter
 from watchpost.matching.model import CompiledRule, CompiledVariant, CompileError
 from watchpost.rules.documents import Translator
 from watchpost.rules.model import LoadReport, RuleMeta, RuleProblem
+
+INDEXED_FIELDS = frozenset({"Channel", "EventID"})
+"""Fields `RuleIndex` selects candidates on; the literal prefilter looks at the others."""
 
 IndexKey = tuple[str | None, str | None, str | None, str, str]
 
@@ -38,18 +42,49 @@ class IndexedVariant:
         )
 
 
+class KeyPlan(NamedTuple):
+    """The candidates for one index key, split for the literal prefilter."""
+
+    variants: tuple[IndexedVariant, ...]  # every candidate, in rule order
+    always: frozenset[int]  # positions of candidates without a literal requirement
+    filtered: frozenset[int]  # positions of candidates the prefilter may rule out
+    fields: tuple[str, ...]  # the fields the prefilter scans for this key
+
+
 class RuleIndex:
     """Selects, per event, the rule variants that can match it.
 
     The key is the event's logsource hint plus its Channel and EventID; the candidate list for a
-    key is computed once and cached (real logs have a few hundred distinct keys at most).
+    key is computed once and cached (real logs have a few hundred distinct keys at most). Among
+    a key's candidates, those that require literals (`LiteralPrefilter`) are evaluated only when
+    the event holds one of them; ``prefilter=False`` evaluates every candidate (same results).
     """
 
-    def __init__(self, rules: Sequence[CompiledRule]) -> None:
+    def __init__(self, rules: Sequence[CompiledRule], prefilter: bool = True) -> None:
         self._variants = [index_variant(rule, variant) for rule in rules for variant in rule.variants]
-        self._cache: dict[IndexKey, tuple[IndexedVariant, ...]] = {}
+        self._use_prefilter = prefilter
+        self._cache: dict[IndexKey, KeyPlan] = {}
+        self._prefilter = self._build_prefilter()
+
+    def _build_prefilter(self) -> LiteralPrefilter | None:
+        if not self._use_prefilter:
+            return None
+        return LiteralPrefilter([required_literals(v.variant) for v in self._variants])
+
+    def __getstate__(self) -> dict[str, Any]:
+        # The automata are rebuilt rather than pickled; plans are per run.
+        return {"_variants": self._variants, "_use_prefilter": self._use_prefilter}
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self._variants = state["_variants"]
+        self._use_prefilter = state["_use_prefilter"]
+        self._cache = {}
+        self._prefilter = self._build_prefilter()
 
     def candidates(self, event: Event) -> tuple[IndexedVariant, ...]:
+        return self._plan(event).variants
+
+    def _plan(self, event: Event) -> KeyPlan:
         hint = event.logsource
         fields = event.fields
         channel = fields.get("Channel")
@@ -59,9 +94,17 @@ class RuleIndex:
         key = (hint.product, hint.service, hint.category, channel_key, event_id_key)
         found = self._cache.get(key)
         if found is None:
-            found = tuple(v for v in self._variants if v.admits(hint, channel_key, event_id_key))
-            self._cache[key] = found
+            found = self._cache[key] = self._make_plan(hint, channel_key, event_id_key)
         return found
+
+    def _make_plan(self, hint: LogsourceHint, channel: str, event_id: str) -> KeyPlan:
+        positions = [n for n, v in enumerate(self._variants) if v.admits(hint, channel, event_id)]
+        variants = tuple(self._variants[n] for n in positions)
+        prefilter = self._prefilter
+        if prefilter is None:
+            return KeyPlan(variants, frozenset(positions), frozenset(), ())
+        filtered = prefilter.filtered.intersection(positions)
+        return KeyPlan(variants, frozenset(positions) - filtered, filtered, prefilter.fields_for(filtered))
 
     def admitted_pairs(self, hint: LogsourceHint) -> frozenset[tuple[str | None, str | None]] | None:
         """The (Channel lower-cased, EventID) pairs some variant admits for events of ``hint``.
@@ -80,9 +123,18 @@ class RuleIndex:
         return None if (None, None) in pairs else frozenset(pairs)
 
     def match(self, event: Event) -> Iterator[CompiledRule]:
-        """The rules that match ``event``, each once."""
+        """The rules that match ``event``, each once, in rule order."""
+        plan = self._plan(event)
+        candidates: Iterable[IndexedVariant]
+        if plan.filtered and self._prefilter is not None:
+            passing = self._prefilter.passing(event, plan.fields)
+            passing &= plan.filtered
+            variants = self._variants
+            candidates = [variants[n] for n in sorted(plan.always.union(passing))]
+        else:
+            candidates = plan.variants
         last: CompiledRule | None = None
-        for candidate in self.candidates(event):
+        for candidate in candidates:
             rule = candidate.rule
             if rule is last:
                 continue
@@ -96,6 +148,14 @@ def index_variant(rule: CompiledRule, variant: CompiledVariant) -> IndexedVarian
     channels = required.get("Channel")
     event_ids = required.get("EventID")
     return IndexedVariant(rule, variant, channels, event_ids)
+
+
+def required_literals(variant: CompiledVariant) -> frozenset[tuple[str, str]] | None:
+    probe = getattr(variant.matcher, "required_literals", None)
+    if probe is None:
+        return None
+    found: frozenset[tuple[str, str]] | None = probe(INDEXED_FIELDS)
+    return found
 
 
 def required_equalities(variant: CompiledVariant) -> dict[str, frozenset[str]]:

@@ -17,6 +17,7 @@ from watchpost.events import WINDOWS
 from watchpost.problems import ProblemLog
 from watchpost.readers.archive import iter_sources
 from watchpost.readers.evtx import RecordSelection, raw_channel, raw_event_id
+from watchpost.readers.registry import read_events
 from watchpost.readers.winevent import flatten_windows_event
 from watchpost.source_hunts import SourceMatcher
 
@@ -152,3 +153,19 @@ def test_merged_alerts_are_in_time_order_and_complete(rules: Path) -> None:
     merged, _ = hunt_keys([rules], list(by_file))
     assert [k[1] for k in merged] == sorted(k[1] for k in merged)
     assert sorted(merged) == sorted(k for keys in by_file.values() for k in keys)
+
+
+def test_the_literal_prefilter_finds_the_matches_of_plain_evaluation() -> None:
+    from watchpost.ruleset import RuleIndex, load_ruleset
+
+    sigma = SHARED / "sigma"
+    ruleset = load_ruleset([sigma / "rules" / "windows", sigma / "rules-emerging-threats"])
+    plain = RuleIndex(ruleset.detections, prefilter=False)
+    assert ruleset.index._prefilter is not None and len(ruleset.index._prefilter.filtered) > 1000
+    compared = matched = 0
+    for event in read_events([EVTX, REGRESSION], ProblemLog()):
+        fast = [rule.meta.id for rule in ruleset.index.match(event)]
+        assert fast == [rule.meta.id for rule in plain.match(event)], event
+        compared += 1
+        matched += bool(fast)
+    assert compared > 5000 and matched > 100

@@ -142,6 +142,12 @@ class RuleMatcher:
         """
         return dict(self.root.required_equalities())
 
+    def required_literals(self, ignore: frozenset[str] = frozenset()) -> frozenset[tuple[str, str]] | None:
+        """(field, lower-case literal) pairs one of which every matching event has in that field's
+        lower-cased text (see `Node.required_literals`); None when the condition guarantees none.
+        Fields in ``ignore`` (those an index already selects on) are not offered."""
+        return self.root.required_literals(ignore)
+
     def referenced_fields(self) -> frozenset[str]:
         """Fields the condition reads by name (keyword searches read all fields besides)."""
         return self.root.referenced_fields()

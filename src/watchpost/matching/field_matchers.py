@@ -29,8 +29,8 @@ from watchpost.matching.event_values import (
     text_of,
     texts_of,
 )
-from watchpost.matching.nodes import NO_EQUALITIES, Equalities, Node
-from watchpost.matching.string_patterns import TextCall, TextTest
+from watchpost.matching.nodes import NO_EQUALITIES, Equalities, Literals, Node
+from watchpost.matching.string_patterns import TextCall, TextTest, required_text
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,6 +71,21 @@ class FieldText(Node):
         if self.cased:
             exact = frozenset(value.lower() for value in exact)
         return {self.field: exact}
+
+    def required_literals(self, ignore: frozenset[str] = frozenset()) -> Literals | None:
+        if self.field in ignore:
+            return None
+        found: set[tuple[str, str]] = set()
+        for pattern in self.test.patterns:
+            literal = required_text(pattern)
+            if not literal:
+                return None
+            if self.cased:  # the lower-cased text holds the lower-cased literal when it is ASCII
+                if not literal.isascii():
+                    return None
+                literal = literal.lower()
+            found.add((self.field, literal))
+        return frozenset(found) if found else None
 
     def referenced_fields(self) -> frozenset[str]:
         return frozenset((self.field,))

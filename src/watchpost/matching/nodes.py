@@ -6,6 +6,10 @@ answer two load-time questions the engine uses to index rules:
 - `Node.required_equalities`: field -> lower-cased string forms, one of which every matching event
   must have in that field (for a multi-valued field: in at least one element). A rule with
   ``{"EventID": {"1"}}`` can be skipped for every event whose EventID is not 1;
+- `Node.required_literals`: (field, lower-case literal) pairs, one of which every matching event
+  has: the literal occurs in the lower-cased text of that field (of one element, for a list).
+  None means no such guarantee. The engine's literal prefilter (`matching.literal_prefilter`)
+  skips a rule for an event that contains none of its literals;
 - `Node.referenced_fields`: the fields the node reads (keyword searches read every field and are
   reported by `Node.searches_keywords`).
 """
@@ -20,6 +24,9 @@ from watchpost.events import Event
 Equalities = Mapping[str, frozenset[str]]
 
 NO_EQUALITIES: Equalities = {}
+
+Literals = frozenset[tuple[str, str]]
+"""(field, lower-case literal) pairs: a matching event has at least one (see `required_literals`)."""
 
 
 class Node:
@@ -36,6 +43,10 @@ class Node:
 
     def required_equalities(self) -> Equalities:
         return NO_EQUALITIES
+
+    def required_literals(self, ignore: frozenset[str] = frozenset()) -> Literals | None:
+        """See the module text; literals of the fields in ``ignore`` are not offered."""
+        return None
 
     def referenced_fields(self) -> frozenset[str]:
         return frozenset()
@@ -79,11 +90,25 @@ class AllOf(Node):
                     merged[name] = values
         return merged
 
+    def required_literals(self, ignore: frozenset[str] = frozenset()) -> Literals | None:
+        # Every child's literals are required; the most selective set is enough.
+        best: Literals | None = None
+        for child in self.children:
+            found = child.required_literals(ignore)
+            if found is not None and (best is None or _selectivity(found) > _selectivity(best)):
+                best = found
+        return best
+
     def referenced_fields(self) -> frozenset[str]:
         return frozenset().union(*(child.referenced_fields() for child in self.children))
 
     def searches_keywords(self) -> bool:
         return any(child.searches_keywords() for child in self.children)
+
+
+def _selectivity(literals: Literals) -> tuple[int, int]:
+    """Longer shortest literal first, then fewer literals."""
+    return min(len(text) for _, text in literals), -len(literals)
 
 
 @dataclass(frozen=True, slots=True)
@@ -116,6 +141,18 @@ class AnyOf(Node):
             name: frozenset().union(*(requirement[name] for requirement in requirements))
             for name in common
         }
+
+    def required_literals(self, ignore: frozenset[str] = frozenset()) -> Literals | None:
+        # Only when every alternative requires literals: then one of all of them is required.
+        if not self.children:
+            return None
+        found: set[tuple[str, str]] = set()
+        for child in self.children:
+            literals = child.required_literals(ignore)
+            if literals is None:
+                return None
+            found |= literals
+        return frozenset(found)
 
     def referenced_fields(self) -> frozenset[str]:
         return frozenset().union(*(child.referenced_fields() for child in self.children))

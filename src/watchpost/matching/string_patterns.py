@@ -114,6 +114,16 @@ class TextPattern:
         return self.regex.search  # type: ignore[no-any-return]
 
 
+def required_text(pattern: TextPattern) -> str:
+    """A substring every text the pattern matches contains ("" when there is none to tell)."""
+    kind = pattern.kind
+    if kind in (PatternKind.EXACT, PatternKind.PREFIX, PatternKind.SUFFIX, PatternKind.CONTAINS):
+        return pattern.text
+    if kind is PatternKind.PIECES:
+        return max(pattern.pieces, key=len, default="")
+    return ""
+
+
 def _any_text(text: str) -> bool:
     return True
 
