@@ -1,0 +1,131 @@
+"""`watchpost watch`: live detection over files, directories and standard input (docs/watch.md)."""
+
+from __future__ import annotations
+
+import signal
+import sys
+from datetime import timedelta
+from pathlib import Path
+from types import FrameType
+
+import click
+
+from watchpost.rules.model import LEVELS
+
+HELP_SETTINGS = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
+
+
+@click.command(context_settings=HELP_SETTINGS)
+@click.argument("inputs", nargs=-1, required=True)
+@click.option("--state", "state_dir", required=True, type=click.Path(file_okay=False, path_type=Path),
+              help="Directory of the state file (positions, open windows, delivered alerts).")
+@click.option("--rules", "-r", "rules", multiple=True, type=click.Path(exists=True, path_type=Path),
+              help="Rule files or folders (repeatable). Default: the bundled T1049 pack.")
+@click.option("--jsonl", type=click.Path(dir_okay=False, path_type=Path),
+              help="Append alerts to this JSON Lines file (fsynced per batch).")
+@click.option("--webhook", metavar="URL", help="POST each alert's JSON to this http(s) URL.")
+@click.option("--syslog", metavar="TARGET", help="Send alerts as RFC 5424 to udp://HOST:PORT or tcp://HOST:PORT.")
+@click.option("--terminal/--no-terminal", default=None,
+              help="One line per alert on standard output (default: on when no other sink is given).")
+@click.option("--input-format", metavar="NAME",
+              help="Read every input as this format instead of detecting it.")
+@click.option("--min-level", type=click.Choice(LEVELS), help="Only alerts of this level or higher.")
+@click.option("--placeholders", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              help="YAML file of values for the `expand` modifier's placeholders.")
+@click.option("--lateness", type=click.FloatRange(0), default=300.0, show_default=True,
+              help="Seconds a match may arrive behind the newest one and still be correlated in order.")
+@click.option("--watermark", type=click.Choice(["events", "clock"]), default="events", show_default=True,
+              help="When inputs are idle, windows close up to the newest event time (events) or also "
+                   "up to the wall clock minus the idle time (clock: for logs written as they happen).")
+@click.option("--idle", "idle_after", type=click.FloatRange(0), default=1.0, show_default=True,
+              help="Seconds without new input after which the watermark moves.")
+@click.option("--poll", "poll_interval", type=click.FloatRange(0.01), default=0.1, show_default=True,
+              help="Seconds between polls when there is nothing new.")
+@click.option("--start-at-end", is_flag=True,
+              help="Files present at the first start are read from their end (default: their start).")
+@click.option("--max-queue", type=click.IntRange(1), default=10_000, show_default=True,
+              help="Alerts queued for the webhook/syslog at most; input waits while the queue is full.")
+@click.option("--status", "status_file", type=click.Path(dir_okay=False, path_type=Path),
+              help="Rewrite this JSON file with the watch's health every --status-every seconds.")
+@click.option("--status-every", type=click.FloatRange(0.1), default=5.0, show_default=True)
+@click.option("--stop-when-idle", type=click.FloatRange(0), default=None,
+              help="Exit once no input came for this many seconds, closing every window as a hunt "
+                   "does at the end of its input.")
+def watch(inputs: tuple[str, ...], state_dir: Path, rules: tuple[Path, ...], jsonl: Path | None,
+          webhook: str | None, syslog: str | None, terminal: bool | None, input_format: str | None,
+          min_level: str | None, placeholders: Path | None, lateness: float, watermark: str,
+          idle_after: float, poll_interval: float, start_at_end: bool, max_queue: int,
+          status_file: Path | None, status_every: float, stop_when_idle: float | None) -> None:
+    """Follow log files, folders or `-` (standard input) and alert as lines are written.
+
+    Files are followed as `tail -F` does (appends, rotation, truncation, files that appear later);
+    folders are polled for new and growing files. Positions, open correlation windows and
+    delivered alerts are saved in --state after each batch: after a crash or a restart the watch
+    goes on where it stopped, without skipping an event or delivering an alert twice.
+    SIGINT/SIGTERM stop it cleanly; SIGUSR1 prints a health line on standard error.
+    """
+    from watchpost.readers.registry import FORMATS
+    from watchpost.watch.delivery import DeliverySink, DurableJsonlSink, OutboxSink, TerminalSink
+    from watchpost.watch.loop import Watch, WatchOptions
+    from watchpost.watch.state import StateStore
+
+    if input_format is not None and input_format not in FORMATS:
+        known = ", ".join(sorted(FORMATS))
+        raise click.BadParameter(f"unknown input format {input_format!r}; known: {known}",
+                                 param_hint="--input-format")
+    try:
+        store = StateStore(state_dir)
+    except (ValueError, OSError) as exc:
+        raise click.ClickException(str(exc)) from exc
+    sinks: list[DeliverySink] = []
+    try:
+        if jsonl is not None:
+            sinks.append(DurableJsonlSink(jsonl, store))
+        if webhook is not None:
+            from watchpost.sinks.webhook import WebhookTransport
+
+            sinks.append(OutboxSink("webhook", WebhookTransport(webhook), store, max_queue))
+        if syslog is not None:
+            from watchpost.sinks.syslog import SyslogTransport
+
+            sinks.append(OutboxSink("syslog", SyslogTransport(syslog), store, max_queue))
+    except ValueError as exc:
+        raise click.BadParameter(str(exc)) from exc
+    if terminal or (terminal is None and not sinks):
+        sinks.append(TerminalSink())
+    options = WatchOptions(rules=list(rules), placeholders=placeholders, input_format=input_format,
+                           min_level=min_level, lateness=timedelta(seconds=lateness),
+                           poll_interval=poll_interval, idle_after=idle_after, watermark=watermark,
+                           max_queue=max_queue, stop_when_idle=stop_when_idle, start_at_end=start_at_end,
+                           status_file=status_file, status_every=status_every)
+    running = Watch(options, list(inputs), store, sinks)
+    err = click.get_text_stream("stderr")
+    for rule_problem in running.ruleset.problems:
+        err.write(f"rule problem: {rule_problem.describe()}\n")
+
+    def stop(signum: int, frame: FrameType | None) -> None:
+        running.stop()
+
+    def health(signum: int, frame: FrameType | None) -> None:
+        err.write(running.status.line() + "\n")
+        err.flush()
+
+    signal.signal(signal.SIGINT, stop)
+    signal.signal(signal.SIGTERM, stop)
+    if hasattr(signal, "SIGUSR1"):
+        signal.signal(signal.SIGUSR1, health)
+    try:
+        running.run()
+    finally:
+        for sink in sinks:
+            sink.close(wait=2.0)
+        store.close()
+    shown = [p for p in running.problems.problems if p.stage != "rule"][:20]
+    for problem in shown:
+        err.write(f"problem: {problem.describe()}\n")
+    err.write(running.status.line() + "\n")
+    sys.exit(0)
+
+
+if __name__ == "__main__":
+    watch()

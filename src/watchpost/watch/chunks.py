@@ -1,0 +1,90 @@
+"""What followers hand to the watch loop (`Chunk`) and how a chunk of lines becomes events.
+
+A chunk is a run of **complete** lines of one source (or, for EVTX, decoded events). Its lines
+are read by the source's reader as if they were a small file of their own; origins are then
+renumbered so that an event keeps the line (or ``<Event>`` element) number it has in the whole
+file, the number `watchpost hunt` gives it. Problems are renumbered the same way.
+"""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Iterator
+from dataclasses import dataclass
+from functools import partial
+
+from watchpost.events import Event, Origin
+from watchpost.problems import ProblemLog
+from watchpost.readers.base import Reader, Source
+
+ELEMENT_START = b"<Event"
+_NAME_ENDS = frozenset(b" \t\r\n>/")
+
+
+@dataclass
+class Chunk:
+    """Complete lines of source ``name`` (``data``) with the numbers of the lines and elements
+    before them; or, for EVTX sources, the decoded ``events``."""
+
+    name: str
+    data: bytes = b""
+    lines_before: int = 0
+    elements_before: int = 0
+    events: list[Event] | None = None
+    format: str | None = None
+    """The name of the reader of ``data`` (`watchpost.readers.registry.FORMATS`)."""
+
+
+def count_elements(data: bytes) -> int:
+    """How many ``<Event>`` start tags (not ``<EventData``...) ``data`` holds."""
+    count = 0
+    found = data.find(ELEMENT_START)
+    while found >= 0:
+        after = found + len(ELEMENT_START)
+        if after < len(data) and data[after] in _NAME_ENDS:
+            count += 1
+        found = data.find(ELEMENT_START, after)
+    return count
+
+
+def decode_chunk(chunk: Chunk, reader: Reader, problems: ProblemLog) -> Iterator[Event]:
+    """The events of ``chunk`` read by ``reader``, with whole-file origins; never raises."""
+    if chunk.events is not None:
+        yield from chunk.events
+        return
+    if not chunk.data.strip():
+        return
+    local = ProblemLog()
+    source = Source(chunk.name, partial(io.BytesIO, chunk.data))
+    lines, elements = chunk.lines_before, chunk.elements_before
+    try:
+        for event in reader.read(source, local):
+            origin = event.origin
+            if origin.record is not None:
+                if origin.kind == "line":
+                    event.origin = Origin(origin.path, origin.record + lines, "line")
+                elif origin.kind == "element":
+                    event.origin = Origin(origin.path, origin.record + elements, "element")
+            yield event
+    except Exception as exc:  # a reader bug on odd input: report it, go on with the next chunk
+        local.add("read", chunk.name, f"line {lines + 1}", f"reading as {reader.name} failed: "
+                                                           f"{type(exc).__name__}: {exc}")
+    for problem in local.problems:
+        problems.add(problem.stage, problem.path, _shift_place(problem.place, lines, elements),
+                     problem.reason)
+
+
+def _shift_place(place: str | None, lines: int, elements: int) -> str | None:
+    """``"line 3"`` -> ``"line 3 + lines"`` (and the same for elements) in a problem's place."""
+    if place is None:
+        return None
+    words = place.split()
+    out = []
+    shift_next = 0
+    for word in words:
+        bare = word.rstrip(",;)")
+        if shift_next and bare.isdigit():
+            word = str(int(bare) + shift_next) + word[len(bare):]
+        shift_next = lines if bare == "line" else elements if bare == "element" else 0
+        out.append(word)
+    return " ".join(out)

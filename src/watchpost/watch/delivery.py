@@ -1,0 +1,277 @@
+"""Where `watchpost watch` delivers alerts, each alert once across crashes and restarts.
+
+Every sink takes a batch's alerts in `deliver(alerts, checkpoint)` **before** the batch's
+checkpoint is written, and adds to the checkpoint what it needs to remember:
+
+- `DurableJsonlSink` appends the alerts to its file, flushes and fsyncs, and records the file's
+  size. On start it cuts a half-written last line and reads the ids of the alerts written after
+  the last checkpoint (a crash between its fsync and the checkpoint): those are not written again
+  when the restarted watch produces them once more.
+- `OutboxSink` (webhook, syslog) queues the alerts in the state file, in the checkpoint's own
+  transaction; a sender thread then hands them to the receiver, oldest first, with exponential
+  backoff while it fails, and removes each once taken. The queue is bounded: at ``max_queue``
+  the watch stops reading input until the receiver catches up (no alert is dropped).
+- `TerminalSink` prints one line per alert (no durability: a terminal keeps nothing).
+
+Alerts are identified by `Alert.key` (the alert's ``id``).
+"""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+import sys
+import threading
+import time
+from collections import deque
+from pathlib import Path
+from typing import IO, Any, Protocol
+
+import orjson
+
+from watchpost.alerts import Alert
+from watchpost.sinks.jsonl import dump_alert
+from watchpost.watch.state import Checkpoint, StateStore, open_connection
+
+RECENT_KEYS = 100_000
+"""Keys a sink remembers in memory (alerts that could come again are only those after the last
+checkpoint, far fewer)."""
+
+
+class DeliverySink(Protocol):
+    name: str
+
+    def deliver(self, alerts: list[Alert], checkpoint: Checkpoint) -> None: ...
+
+    def committed(self) -> None: ...
+
+    def pending(self) -> int: ...
+
+    def describe(self) -> dict[str, Any]: ...
+
+    def close(self, wait: float = 0.0) -> None: ...
+
+
+class RecentKeys:
+    """A bounded set of the newest keys."""
+
+    def __init__(self, keys: set[str] | None = None, limit: int = RECENT_KEYS) -> None:
+        self.limit = limit
+        self.order: deque[str] = deque(keys or ())
+        self.keys = set(self.order)
+
+    def __contains__(self, key: str) -> bool:
+        return key in self.keys
+
+    def add(self, key: str) -> None:
+        self.order.append(key)
+        self.keys.add(key)
+        while len(self.order) > self.limit:
+            self.keys.discard(self.order.popleft())
+
+
+class DurableJsonlSink:
+    """Alerts appended to a JSONL file, fsynced per batch (see the module docstring)."""
+
+    def __init__(self, path: Path, store: StateStore, name: str = "jsonl") -> None:
+        self.name = name
+        self.path = path
+        self.size_key = f"sink:{name}:size"
+        self.written = 0
+        known = store.delivered(name)
+        saved = store.get_meta(self.size_key)
+        checkpointed = int(saved.decode()) if saved is not None else 0
+        known |= _recover_tail(path, checkpointed)
+        self.recent = RecentKeys(known)
+        self.stream = open(path, "ab")  # noqa: SIM115 - closed by close()
+
+    def deliver(self, alerts: list[Alert], checkpoint: Checkpoint) -> None:
+        keys: list[str] = []
+        lines: list[bytes] = []
+        for alert in alerts:
+            key = alert.key
+            if key in self.recent:
+                continue
+            self.recent.add(key)
+            keys.append(key)
+            lines.append(dump_alert(alert) + b"\n")
+        if lines:
+            self.stream.write(b"".join(lines))
+            self.stream.flush()
+            os.fsync(self.stream.fileno())
+            self.written += len(lines)
+        checkpoint.delivered[self.name] = keys
+        checkpoint.meta[self.size_key] = str(self.stream.tell()).encode()
+
+    def committed(self) -> None:
+        return None
+
+    def pending(self) -> int:
+        return 0
+
+    def describe(self) -> dict[str, Any]:
+        return {"sink": self.name, "path": str(self.path), "written": self.written, "queued": 0}
+
+    def close(self, wait: float = 0.0) -> None:
+        self.stream.close()
+
+
+def _recover_tail(path: Path, checkpointed: int) -> set[str]:
+    """Cut a half-written last line; the ids of the alerts after ``checkpointed`` bytes."""
+    try:
+        size = path.stat().st_size
+    except FileNotFoundError:
+        return set()
+    if size < checkpointed:
+        checkpointed = 0  # the file was replaced or cut by someone else: read all of it
+    with open(path, "r+b") as stream:
+        stream.seek(checkpointed)
+        tail = stream.read()
+        end = tail.rfind(b"\n") + 1
+        if end < len(tail):
+            stream.truncate(checkpointed + end)
+            stream.flush()
+            os.fsync(stream.fileno())
+    keys: set[str] = set()
+    for line in tail[:end].splitlines():
+        try:
+            value = orjson.loads(line)
+        except orjson.JSONDecodeError:
+            continue
+        if isinstance(value, dict) and isinstance(value.get("id"), str):
+            keys.add(value["id"])
+    return keys
+
+
+class TerminalSink:
+    """One line per alert on a text stream (standard output by default)."""
+
+    def __init__(self, stream: IO[str] | None = None, name: str = "terminal") -> None:
+        self.name = name
+        self.stream = stream if stream is not None else sys.stdout
+        self.written = 0
+
+    def deliver(self, alerts: list[Alert], checkpoint: Checkpoint) -> None:
+        for alert in alerts:
+            when = alert.timestamp.strftime("%Y-%m-%d %H:%M:%S")
+            self.stream.write(f"{when}Z  {alert.rule.level:<13} {alert.rule.title}  "
+                              f"host={alert.host or '-'}  id={alert.key}\n")
+        self.stream.flush()
+        self.written += len(alerts)
+
+    def committed(self) -> None:
+        return None
+
+    def pending(self) -> int:
+        return 0
+
+    def describe(self) -> dict[str, Any]:
+        return {"sink": self.name, "written": self.written, "queued": 0}
+
+    def close(self, wait: float = 0.0) -> None:
+        self.stream.flush()
+
+
+class Transport(Protocol):
+    """Hands one alert to a receiver; raises OSError (or a subclass) when it was not taken."""
+
+    def send(self, body: bytes, key: str, alert: dict[str, Any]) -> None: ...
+
+    def describe(self) -> str: ...
+
+    def close(self) -> None: ...
+
+
+class OutboxSink:
+    """Alerts queued in the state file and sent by a thread (see the module docstring)."""
+
+    def __init__(self, name: str, transport: Transport, store: StateStore, max_queue: int = 10_000,
+                 backoff: tuple[float, float] = (0.5, 60.0)) -> None:
+        self.name = name
+        self.transport = transport
+        self.max_queue = max_queue
+        self.backoff_first, self.backoff_max = backoff
+        self.recent = RecentKeys(store.delivered(name))
+        self.database = store.path
+        self.sent = 0
+        self.failures = 0
+        self.last_error: str | None = None
+        self.queued = store.queued(name)
+        self.wake = threading.Event()
+        self.stopping = threading.Event()
+        self.thread = threading.Thread(target=self._run, name=f"watchpost-{name}", daemon=True)
+        self.thread.start()
+
+    def deliver(self, alerts: list[Alert], checkpoint: Checkpoint) -> None:
+        keys: list[str] = []
+        for alert in alerts:
+            key = alert.key
+            if key in self.recent:
+                continue
+            self.recent.add(key)
+            keys.append(key)
+            checkpoint.outbox.append((self.name, key, dump_alert(alert)))
+        checkpoint.delivered[self.name] = keys
+        self.queued += len(keys)
+
+    def committed(self) -> None:
+        self.wake.set()
+
+    def pending(self) -> int:
+        return self.queued
+
+    def describe(self) -> dict[str, Any]:
+        return {"sink": self.name, "target": self.transport.describe(), "sent": self.sent,
+                "queued": self.queued, "failures": self.failures, "last_error": self.last_error}
+
+    def close(self, wait: float = 0.0) -> None:
+        """Stop the sender, after up to ``wait`` seconds to empty the queue."""
+        deadline = time.monotonic() + wait
+        while self.queued and time.monotonic() < deadline and self.thread.is_alive():
+            time.sleep(0.05)
+        self.stopping.set()
+        self.wake.set()
+        self.thread.join(timeout=5)
+        self.transport.close()
+
+    def _run(self) -> None:
+        connection = open_connection(self.database)
+        try:
+            while not self.stopping.is_set():
+                rows = connection.execute(
+                    "SELECT seq, key, body FROM outbox WHERE sink = ? ORDER BY seq LIMIT 100",
+                    (self.name,)).fetchall()
+                self.queued = _count(connection, self.name)
+                if not rows:
+                    self.wake.wait(0.5)
+                    self.wake.clear()
+                    continue
+                for seq, key, body in rows:
+                    if not self._send_until_taken(connection, seq, key, bytes(body)):
+                        return
+        finally:
+            connection.close()
+
+    def _send_until_taken(self, connection: sqlite3.Connection, seq: int, key: str, body: bytes) -> bool:
+        delay = self.backoff_first
+        alert = orjson.loads(body)
+        while not self.stopping.is_set():
+            try:
+                self.transport.send(body, key, alert)
+            except OSError as exc:
+                self.failures += 1
+                self.last_error = f"{type(exc).__name__}: {exc}"
+                connection.execute("UPDATE outbox SET attempts = attempts + 1 WHERE seq = ?", (seq,))
+                self.stopping.wait(delay)
+                delay = min(delay * 2, self.backoff_max)
+                continue
+            connection.execute("DELETE FROM outbox WHERE seq = ?", (seq,))
+            self.sent += 1
+            self.queued = max(0, self.queued - 1)
+            self.last_error = None
+            return True
+        return False
+
+
+def _count(connection: sqlite3.Connection, sink: str) -> int:
+    return int(connection.execute("SELECT count(*) FROM outbox WHERE sink = ?", (sink,)).fetchone()[0])

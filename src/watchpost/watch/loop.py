@@ -1,0 +1,242 @@
+"""The watch loop: follow sources, match, correlate, deliver, checkpoint; again.
+
+One batch is: poll every follower (round robin) until ``batch_bytes`` of lines or nothing new;
+match each event with the rule set and feed the correlation engine exactly as `Hunt` does; move
+the watermark when the sources are idle; hand the alerts to every sink (each makes them durable);
+write one checkpoint (positions, correlation state, delivered keys). See docs/watch.md.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from watchpost.alerts import Alert
+from watchpost.correlation import CorrelationEngine
+from watchpost.events import Event
+from watchpost.matching.model import Match
+from watchpost.problems import ProblemLog
+from watchpost.readers.registry import FORMATS
+from watchpost.rules.model import level_rank
+from watchpost.ruleset import RuleSet, load_ruleset
+from watchpost.watch.chunks import decode_chunk
+from watchpost.watch.correlation_state import restore_engine, rules_fingerprint, save_engine
+from watchpost.watch.delivery import DeliverySink
+from watchpost.watch.followers import DirectoryFollower, FileFollower, Follower, FollowOptions, StdinFollower
+from watchpost.watch.state import Checkpoint, StateStore
+from watchpost.watch.status import WatchStatus
+from watchpost.watch.tails import UNKNOWN_FORMAT
+
+WATERMARKS = ("events", "clock")
+
+
+@dataclass
+class WatchOptions:
+    """How to watch. ``rules`` empty means the bundled T1049 pack."""
+
+    rules: Sequence[Path] = ()
+    placeholders: Path | None = None
+    input_format: str | None = None
+    min_level: str | None = None
+    lateness: timedelta = timedelta(minutes=5)
+    max_groups: int = 100_000
+    poll_interval: float = 0.1
+    idle_after: float = 1.0
+    """Seconds without new input after which the watermark moves (see `Watch._watermark`)."""
+    watermark: str = "events"
+    batch_bytes: int = 4 << 20
+    max_queue: int = 10_000
+    stop_when_idle: float | None = None
+    """Exit (closing every window, as at the end of a hunt) once idle for this many seconds."""
+    start_at_end: bool = False
+    status_file: Path | None = None
+    status_every: float = 5.0
+
+
+@dataclass
+class WatchCounters:
+    events: int = 0
+    matches: int = 0
+    alerts: int = 0
+    batches: int = 0
+    started: float = field(default_factory=time.monotonic)
+
+
+class Watch:
+    """A running watch over ``inputs`` (files, directories, ``-``) delivering to ``sinks``."""
+
+    def __init__(self, options: WatchOptions, inputs: Sequence[str], store: StateStore,
+                 sinks: Sequence[DeliverySink], ruleset: RuleSet | None = None) -> None:
+        from watchpost.engine import bundled_pack
+
+        self.options = options
+        self.store = store
+        self.sinks = list(sinks)
+        self.problems = ProblemLog()
+        self.counters = WatchCounters()
+        self.stopping = threading.Event()
+        self.ruleset = ruleset or load_ruleset(list(options.rules) or [bundled_pack()],
+                                               placeholders=options.placeholders)
+        for problem in self.ruleset.problems:
+            self.problems.add("rule", problem.path, problem.rule, problem.reason)
+        self.correlation = self._restored_correlation()
+        follow = FollowOptions(self.problems, options.input_format, options.start_at_end, store.positions())
+        self.followers: list[Follower] = [_follower(item, follow) for item in inputs]
+        self.status = WatchStatus(self)
+        self.max_event: datetime | None = None
+        self.last_input = time.monotonic()
+        self.advanced_to: datetime | None = None
+        self.correlation_dirty = False
+
+    # -- public ----------------------------------------------------------------------------
+
+    def run(self) -> None:
+        """Until `stop` (or idle for ``stop_when_idle``): one batch after the other."""
+        try:
+            while not self.stopping.is_set():
+                if self._step():
+                    break
+        finally:
+            self._checkpoint([])
+            for follower in self.followers:
+                follower.close()
+            self.status.write()
+
+    def stop(self) -> None:
+        self.stopping.set()
+
+    # -- one batch -------------------------------------------------------------------------
+
+    def _step(self) -> bool:
+        """One batch; True when the watch should end (idle with ``stop_when_idle``)."""
+        options = self.options
+        alerts: list[Alert] = []
+        read = 0 if self._backpressure() else self._read(alerts)
+        now = time.monotonic()
+        if read:
+            self.last_input = now
+        idle = now - self.last_input
+        ending = options.stop_when_idle is not None and idle >= options.stop_when_idle and not read
+        if ending:
+            alerts.extend(self._keep(self.correlation.flush()))
+            self.correlation_dirty = True
+        elif not read and idle >= options.idle_after:
+            alerts.extend(self._watermark(idle))
+        if read or alerts or self.correlation_dirty:
+            self._checkpoint(alerts)
+        self.status.maybe_write()
+        if not read and not ending:
+            self.stopping.wait(options.poll_interval)
+        return ending
+
+    def _read(self, alerts: list[Alert]) -> int:
+        """Poll the followers until ``batch_bytes`` or nothing new; match what was read."""
+        taken = 0
+        while taken < self.options.batch_bytes and not self.stopping.is_set():
+            progressed = False
+            for follower in self.followers:
+                chunk = follower.poll()
+                if chunk is None:
+                    continue
+                progressed = True
+                taken += max(len(chunk.data), 1) + 100 * len(chunk.events or ())
+                if chunk.format in (None, UNKNOWN_FORMAT):
+                    continue
+                for event in decode_chunk(chunk, FORMATS[chunk.format], self.problems):
+                    self._match(event, alerts)
+            if not progressed:
+                break
+        return taken
+
+    def _match(self, event: Event, alerts: list[Alert]) -> None:
+        """As `Hunt._alerts`: output rules alert, correlated rules feed the engine."""
+        counters = self.counters
+        counters.events += 1
+        moment = event.timestamp
+        if self.max_event is None or moment > self.max_event:
+            self.max_event = moment
+        ruleset = self.ruleset
+        for rule in ruleset.index.match(event):
+            counters.matches += 1
+            meta = rule.meta
+            if meta.id not in ruleset.hidden:
+                alerts.extend(self._keep([Alert(meta, moment, (event,), (meta.id,))]))
+            if meta.id in ruleset.correlated_ids:
+                event.forget_lowered()
+                alerts.extend(self._keep(self.correlation.feed(Match(meta, event))))
+                self.correlation_dirty = True
+
+    def _watermark(self, idle: float) -> list[Alert]:
+        """The sources have been idle: the input has reached the newest event's time (``events``)
+        or, for ``clock``, also the wall clock minus the idle time. The engine then releases what
+        it holds up to there and closes the windows that end before it."""
+        if self.max_event is None and self.options.watermark != "clock":
+            return []
+        reached = self.max_event or datetime.min.replace(tzinfo=UTC)
+        if self.options.watermark == "clock":
+            reached = max(reached, datetime.now(UTC) - timedelta(seconds=idle))
+        target = reached + self.options.lateness
+        if self.advanced_to is not None and target <= self.advanced_to:
+            return []
+        self.advanced_to = target
+        self.correlation_dirty = True
+        return self._keep(self.correlation.advance(target))
+
+    def _keep(self, alerts: list[Alert]) -> list[Alert]:
+        minimum = self.options.min_level
+        if minimum is not None:
+            alerts = [a for a in alerts if level_rank(a.rule.level) >= level_rank(minimum)]
+        self.counters.alerts += len(alerts)
+        return alerts
+
+    def _backpressure(self) -> bool:
+        return any(sink.pending() >= self.options.max_queue for sink in self.sinks)
+
+    def _checkpoint(self, alerts: list[Alert]) -> None:
+        batch = Checkpoint()
+        for sink in self.sinks:
+            sink.deliver(alerts, batch)
+        for follower in self.followers:
+            batch.positions.extend(follower.positions())
+        if self.correlation_dirty:
+            batch.correlation = save_engine(self.correlation)
+            batch.meta["rules"] = rules_fingerprint(self.correlation.specs)
+            self.correlation_dirty = False
+        self.store.checkpoint(batch)
+        for follower in self.followers:
+            if isinstance(follower, DirectoryFollower):
+                self.store.forget_positions(follower.gone())
+        for sink in self.sinks:
+            sink.committed()
+        self.counters.batches += 1
+
+    def _restored_correlation(self) -> CorrelationEngine:
+        options, specs = self.options, self.ruleset.correlations
+        blob = self.store.get_meta("correlation")
+        if blob is not None and self.store.get_meta("rules") == rules_fingerprint(specs):
+            try:
+                return restore_engine(blob, specs, options.lateness, options.max_groups, self.problems)
+            except Exception as exc:  # a damaged or foreign snapshot: say so, start afresh
+                self.problems.add("correlation", str(self.store.path), None,
+                                  f"saved correlation state not restored ({type(exc).__name__}: {exc})")
+        elif blob is not None:
+            self.problems.add("correlation", str(self.store.path), None,
+                              "the correlation rules changed since the state was saved: open windows dropped")
+        return CorrelationEngine(specs, options.lateness, options.max_groups, self.problems)
+
+    def health(self) -> dict[str, Any]:
+        return self.status.snapshot()
+
+
+def _follower(item: str, options: FollowOptions) -> Follower:
+    if item == "-":
+        return StdinFollower(options)
+    path = Path(item)
+    if path.is_dir():
+        return DirectoryFollower(path, options)
+    return FileFollower(path, options)

@@ -1,0 +1,177 @@
+"""Durable state of `watchpost watch`: one SQLite file under the ``--state`` directory.
+
+Everything a restart needs is written in **one transaction per batch** (`StateStore.checkpoint`),
+after the sinks have made the batch's alerts durable (written and fsynced, or queued):
+
+- ``positions``: per source (its follower's key and its name), the file identity (``st_dev``,
+  ``st_ino``), the byte offset just after the last fully processed line, how many lines and
+  ``<Event>`` elements lie before it (so origins keep the numbers a hunt gives), the last EVTX
+  record processed, and the format;
+- ``meta``: the pickled correlation engine (``correlation``), the fingerprint of the rules it
+  belongs to (``rules``), and small per-sink values (``sink:<name>:<key>``, e.g. the size of a
+  JSONL sink's file at the checkpoint);
+- ``delivered``: keys of alerts already handed to each sink (newest ``DELIVERED_KEEP`` per sink);
+- ``outbox``: alerts queued for sinks that send over the network (webhook, syslog); a sender
+  removes a row once its receiver took it.
+
+A crash at any point leaves the previous checkpoint: processing resumes from its positions with
+its correlation state, and re-produces exactly the alerts made after it, which the sinks
+recognise by key (docs/watch.md, "Crash safety").
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+STATE_FILE = "watchpost-state.sqlite"
+SCHEMA_VERSION = "1"
+DELIVERED_KEEP = 100_000
+"""Delivered keys kept per sink (only alerts after the last checkpoint can come again)."""
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value BLOB);
+CREATE TABLE IF NOT EXISTS positions (
+    key TEXT PRIMARY KEY, name TEXT NOT NULL, dev INTEGER, ino INTEGER, offset INTEGER NOT NULL,
+    lines INTEGER NOT NULL, elements INTEGER NOT NULL, record INTEGER NOT NULL, format TEXT);
+CREATE TABLE IF NOT EXISTS delivered (
+    sink TEXT NOT NULL, key TEXT NOT NULL, seq INTEGER NOT NULL, PRIMARY KEY (sink, key));
+CREATE INDEX IF NOT EXISTS delivered_seq ON delivered (sink, seq);
+CREATE TABLE IF NOT EXISTS outbox (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT, sink TEXT NOT NULL, key TEXT NOT NULL,
+    body BLOB NOT NULL, attempts INTEGER NOT NULL DEFAULT 0);
+CREATE INDEX IF NOT EXISTS outbox_sink ON outbox (sink, seq);
+"""
+
+
+@dataclass
+class Position:
+    """How far one source has been processed. ``key`` identifies the follower (``file:<path>``
+    for a followed name, ``inode:<dev>:<ino>`` for a file found in a directory); ``name`` is what
+    origins show."""
+
+    key: str
+    name: str
+    dev: int | None = None
+    ino: int | None = None
+    offset: int = 0
+    lines: int = 0
+    elements: int = 0
+    record: int = 0
+    format: str | None = None
+
+    @property
+    def identity(self) -> tuple[int, int] | None:
+        return None if self.dev is None or self.ino is None else (self.dev, self.ino)
+
+
+@dataclass
+class Checkpoint:
+    """What one batch changes; written by `StateStore.checkpoint` in one transaction."""
+
+    positions: list[Position] = field(default_factory=list)
+    correlation: bytes | None = None
+    delivered: dict[str, list[str]] = field(default_factory=dict)
+    outbox: list[tuple[str, str, bytes]] = field(default_factory=list)
+    """(sink, alert key, body) rows to queue."""
+    meta: dict[str, bytes] = field(default_factory=dict)
+
+
+def open_connection(path: Path) -> sqlite3.Connection:
+    """A connection with the settings every user of the file needs (WAL, full sync, waits)."""
+    connection = sqlite3.connect(str(path), timeout=30.0, isolation_level=None, check_same_thread=False)
+    connection.execute("PRAGMA journal_mode=WAL")
+    connection.execute("PRAGMA synchronous=FULL")
+    connection.execute("PRAGMA busy_timeout=30000")
+    return connection
+
+
+class StateStore:
+    """The state file: read once at start, then one `checkpoint` per batch."""
+
+    def __init__(self, directory: Path) -> None:
+        directory.mkdir(parents=True, exist_ok=True)
+        self.path = directory / STATE_FILE
+        self.connection = open_connection(self.path)
+        self.connection.executescript(_SCHEMA)
+        version = self.get_meta("schema")
+        if version is None:
+            self._write_meta({"schema": SCHEMA_VERSION.encode()})
+        elif version.decode() != SCHEMA_VERSION:
+            raise ValueError(f"{self.path}: state schema {version.decode()!r}, this watchpost needs "
+                             f"{SCHEMA_VERSION!r}; use another --state directory")
+        self._delivered_seq = self._max_delivered_seq()
+
+    # -- reading ---------------------------------------------------------------------------
+
+    def get_meta(self, key: str) -> bytes | None:
+        row = self.connection.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
+        return None if row is None else bytes(row[0])
+
+    def positions(self) -> dict[str, Position]:
+        rows = self.connection.execute(
+            "SELECT key, name, dev, ino, offset, lines, elements, record, format FROM positions")
+        return {row[0]: Position(*row) for row in rows}
+
+    def delivered(self, sink: str) -> set[str]:
+        rows = self.connection.execute("SELECT key FROM delivered WHERE sink = ?", (sink,))
+        return {row[0] for row in rows}
+
+    def queued(self, sink: str | None = None) -> int:
+        if sink is None:
+            row = self.connection.execute("SELECT count(*) FROM outbox").fetchone()
+        else:
+            row = self.connection.execute("SELECT count(*) FROM outbox WHERE sink = ?", (sink,)).fetchone()
+        return int(row[0])
+
+    # -- writing ---------------------------------------------------------------------------
+
+    def checkpoint(self, batch: Checkpoint) -> None:
+        """Write ``batch`` atomically (all of it or, after a crash, none of it)."""
+        connection = self.connection
+        connection.execute("BEGIN IMMEDIATE")
+        try:
+            connection.executemany(
+                "INSERT OR REPLACE INTO positions VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                [(p.key, p.name, p.dev, p.ino, p.offset, p.lines, p.elements, p.record, p.format)
+                 for p in batch.positions])
+            meta = dict(batch.meta)
+            if batch.correlation is not None:
+                meta["correlation"] = batch.correlation
+            connection.executemany("INSERT OR REPLACE INTO meta VALUES (?, ?)", list(meta.items()))
+            for sink, keys in batch.delivered.items():
+                self._add_delivered(sink, keys)
+            connection.executemany("INSERT INTO outbox (sink, key, body) VALUES (?, ?, ?)", batch.outbox)
+            connection.execute("COMMIT")
+        except BaseException:
+            connection.execute("ROLLBACK")
+            raise
+
+    def forget_positions(self, keys: Iterable[str]) -> None:
+        self.connection.executemany("DELETE FROM positions WHERE key = ?", [(k,) for k in keys])
+
+    def set_meta(self, values: dict[str, bytes]) -> None:
+        self._write_meta(values)
+
+    def close(self) -> None:
+        self.connection.close()
+
+    def _write_meta(self, values: dict[str, bytes]) -> None:
+        self.connection.executemany("INSERT OR REPLACE INTO meta VALUES (?, ?)", list(values.items()))
+
+    def _add_delivered(self, sink: str, keys: Sequence[str]) -> None:
+        if not keys:
+            return
+        rows = []
+        for key in keys:
+            self._delivered_seq += 1
+            rows.append((sink, key, self._delivered_seq))
+        self.connection.executemany("INSERT OR REPLACE INTO delivered VALUES (?, ?, ?)", rows)
+        self.connection.execute(
+            "DELETE FROM delivered WHERE sink = ? AND seq <= ?", (sink, self._delivered_seq - DELIVERED_KEEP))
+
+    def _max_delivered_seq(self) -> int:
+        row = self.connection.execute("SELECT max(seq) FROM delivered").fetchone()
+        return int(row[0] or 0)
