@@ -12,6 +12,7 @@ if TYPE_CHECKING:
     from watchpost.engine import Hunt
 
 SHOW_AT_MOST = 20
+SHOW_FILES = 10
 
 
 def print_load_problems(
@@ -36,11 +37,15 @@ def print_summary(engine: Hunt, err: IO[str]) -> None:
         err.write(f"skipped: {sanitise_terminal(problem.describe(), 500)}\n")
     if problems.count("read") > SHOW_AT_MOST:
         err.write(f"... and {problems.count('read') - SHOW_AT_MOST} more unreadable records or files\n")
+        by_file = ", ".join(f"{sanitise_terminal(path, 200)} {count}"
+                            for path, count in problems.by_path.most_common(SHOW_FILES))
+        err.write(f"problems by file: {by_file}\n")
     for problem in problems.of_stage("correlation")[:SHOW_AT_MOST]:
         err.write(f"correlation: {sanitise_terminal(problem.describe(), 500)}\n")
     rate = stats.events / stats.elapsed if stats.elapsed > 0 else 0.0
+    failed = f" ({stats.sources_failed} could not be read)" if stats.sources_failed else ""
     err.write(
-        f"read {stats.sources} inputs, {stats.events} events ({stats.events_in_range} in range) "
+        f"read {stats.sources} inputs{failed}, {stats.events} events ({stats.events_in_range} in range) "
         f"in {stats.elapsed:.1f}s ({rate:,.0f} events/s); skipped {problems.count('read')} unreadable, "
         f"{len(engine.ruleset.problems)} rules could not run\n"
     )
@@ -49,3 +54,6 @@ def print_summary(engine: Hunt, err: IO[str]) -> None:
     err.write(f"{stats.alerts} alerts" + (f" ({levels})" if levels else "") + "\n")
     for title, count in stats.alerts_by_rule.most_common(SHOW_AT_MOST):
         err.write(f"  {count:6d}  {sanitise_terminal(title, 200)}\n")
+    if len(stats.alerts_by_rule) > SHOW_AT_MOST:
+        rest = stats.alerts - sum(count for _, count in stats.alerts_by_rule.most_common(SHOW_AT_MOST))
+        err.write(f"  {rest:6d}  ... from {len(stats.alerts_by_rule) - SHOW_AT_MOST} more rules\n")

@@ -115,3 +115,13 @@ def test_the_closing_summary_says_what_was_read_skipped_and_raised(logs: Path) -
     assert "skipped: " in err and "junk.json" in err
     assert "3 alerts (medium 3)" in err
     assert "windows 系统网络链接发现" in err  # alerts by rule
+
+
+def test_many_problems_are_counted_by_file_and_unreadable_inputs_said(logs: Path) -> None:
+    (logs / "junk.json").write_text("{not json\n" * 30)
+    (logs / "junk.bin").write_bytes(b"\x00\x01 nothing known")
+    code, _, err = run("hunt", str(logs), "-f", "jsonl")
+    assert code == 0
+    assert err.count("skipped: ") == 20 and "... and 11 more unreadable records or files" in err
+    assert f"problems by file: {logs / 'junk.json'} 30, {logs / 'junk.bin'} 1" in err
+    assert "read 5 inputs (2 could not be read)" in err and "skipped 31 unreadable" in err
