@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import re
+from dataclasses import replace
 from datetime import UTC, timedelta, timezone
+
+import pytest
 
 from tests.sinks.browser import audit_dom
 from tests.sinks.hostile import LONG, MARKUP, fetching_payloads, payloads
@@ -88,3 +91,18 @@ def test_the_timeline_counts_every_alert(hostile_alerts: list[Alert]) -> None:
 def test_an_empty_run_gives_a_report_that_says_so() -> None:
     html = report([])
     assert "No alerts." in html and "<svg" not in html
+
+
+def test_beyond_the_detail_limits_the_report_says_what_it_left_out(
+        hostile_alerts: list[Alert], monkeypatch: pytest.MonkeyPatch) -> None:
+    import watchpost.sinks.html as html_sink
+
+    monkeypatch.setattr(html_sink, "MAX_ALERTS_DETAILED", 5)
+    monkeypatch.setattr(html_sink, "MAX_EVENTS_PER_ALERT", 1)
+    first = hostile_alerts[0]
+    correlation = replace(first, events=tuple(a.events[0] for a in hostile_alerts[:3]))
+    html = report([correlation, *hostile_alerts])
+    assert html.count('<details class="alert"') == 5
+    assert f"{len(hostile_alerts) + 1 - 5} more are in the" in html
+    assert f'<div class="n">{len(hostile_alerts) + 1}</div><div class="l">alerts</div>' in html
+    assert "Event 1 of 3" in html and "2 more events are in the JSON output." in html
