@@ -311,6 +311,26 @@ def atomic_t1049_7(world: World, start: int) -> list[Record]:
     return records
 
 
+def qwinsta_loop(host: WindowsHost, shell: WinProcess, at: int, label: LabelMaker) -> list[Record]:
+    """The test's ``for /F ... in ('qwinsta /server:localhost ^| findstr "Active Disc"')``."""
+    loop = host.spawn(
+        shell,
+        "cmd.exe",
+        'C:\\Windows\\system32\\cmd.exe /c qwinsta /server:localhost | findstr "Active Disc"',
+    )
+    records = host.start_records(loop, at, label("for loop", CONTEXT, "for /F ... qwinsta"))
+    _, more = host.run(
+        loop,
+        "qwinsta.exe",
+        "qwinsta  /server:localhost",
+        at + 20 * MILLISECOND,
+        280 * MILLISECOND,
+        label("for loop qwinsta", POSITIVE, "qwinsta in a for loop"),
+        label("for loop qwinsta", COMPANION),
+    )
+    return records + more + host.exit_records(loop, at + 400 * MILLISECOND, label("for loop", CONTEXT))
+
+
 def atomic_t1033_1(world: World, start: int) -> list[Record]:
     """Atomic T1033 test 1 (4c4959bf): whoami, wmic, quser, qwinsta. By the pack's policy qwinsta
     (session listing) is T1049 and quser (user listing) T1033 only."""
@@ -354,23 +374,7 @@ def atomic_t1033_1(world: World, start: int) -> list[Record]:
         )
         records += more
         at += (millis + 40) * MILLISECOND
-    loop = host.spawn(
-        shell,
-        "cmd.exe",
-        'C:\\Windows\\system32\\cmd.exe /c qwinsta /server:localhost | findstr "Active Disc"',
-    )
-    records += host.start_records(loop, at, label("for loop", CONTEXT, "for /F ... qwinsta"))
-    _, more = host.run(
-        loop,
-        "qwinsta.exe",
-        "qwinsta  /server:localhost",
-        at + 20 * MILLISECOND,
-        280 * MILLISECOND,
-        label("for loop qwinsta", POSITIVE, "qwinsta in a for loop"),
-        label("for loop qwinsta", COMPANION),
-    )
-    records += more
-    records += host.exit_records(loop, at + 400 * MILLISECOND, label("for loop", CONTEXT))
+    records += qwinsta_loop(host, shell, at, label)
     records += host.exit_records(shell, at + 500 * MILLISECOND, label("atomic cmd", CONTEXT))
     return records
 
