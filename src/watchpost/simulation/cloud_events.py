@@ -23,7 +23,7 @@ CLI_AGENT = (
     "aws-cli/2.17.20 md/awscrt#0.20.11 ua/2.0 os/linux#6.1.0-18-cloud-amd64 md/arch#x86_64 "
     "lang/python#3.11.9 md/pyimpl#CPython cfg/retry-mode#standard md/installer#exe md/command#{command}"
 )
-CONSOLE_AGENT = "AWS Internal"
+CONSOLE_AGENT = "console.ec2.amazonaws.com"
 GCLOUD_AGENT = (
     "google-cloud-sdk gcloud/496.0.0 command/gcloud.{command} invocation-id/{invocation} "
     "environment/None client-os/LINUX interactive/True from-script/False python/3.11.9"
