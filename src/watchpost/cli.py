@@ -6,6 +6,7 @@ Subcommands that live in `watchpost.commands` are registered at the end of this 
 from __future__ import annotations
 
 import glob
+import os
 import sys
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta, timezone, tzinfo
@@ -21,6 +22,7 @@ from watchpost.sinks.formats import BINARY_FORMATS, OUTPUT_FORMATS, STREAMING_FO
 from watchpost.sinks.run_info import RunInfo
 
 EXIT_OK, EXIT_ALERTS, EXIT_USAGE = 0, 1, 2
+EXIT_BROKEN_PIPE = 141
 GLOB_CHARACTERS = frozenset("*?[")
 HELP_SETTINGS = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
 
@@ -118,7 +120,8 @@ def check_input_format(value: str | None) -> str | None:
 @click.option("--placeholders", type=click.Path(exists=True, dir_okay=False, path_type=Path),
               help="YAML file of values for the `expand` modifier's placeholders.")
 @click.option("--jobs", "-j", type=click.IntRange(1, 256), default=1, show_default=True,
-              help="Worker processes. Accepted for forward compatibility: hunts run in one process today.")
+              help="Worker processes matching several inputs in parallel; the alerts are the same "
+                   "whatever the number.")
 @click.option("--fail-on-alert", is_flag=True, help="Exit with status 1 when any alert was raised.")
 @click.option("--quiet", "-q", is_flag=True,
               help="No progress line and no closing summary on standard error.")
@@ -136,12 +139,20 @@ def hunt(inputs: tuple[str, ...], rules: tuple[Path, ...], output_format: str, o
         raise click.BadParameter("--from is after --to", param_hint="--from/--to")
     tz = parse_tz(display_tz)
     options = HuntOptions(rules=list(rules), input_format=check_input_format(input_format),
-                          min_level=min_level, since=start, until=end, placeholders=placeholders)
+                          min_level=min_level, since=start, until=end, placeholders=placeholders,
+                          jobs=jobs)
     engine = Hunt(options)
     err = click.get_text_stream("stderr")
     print_load_problems(engine.ruleset.problems, err, quiet)
     print_load_problems(engine.ruleset.report.notes, err, quiet, prefix="rule note")
-    run_hunt(engine, paths, output_format, output, tz, quiet)
+    try:
+        run_hunt(engine, paths, output_format, output, tz, quiet)
+    except BrokenPipeError:
+        # The reader of our output went away (`watchpost hunt … | head`): stop quietly, like other
+        # Unix tools, with the shell's status for SIGPIPE rather than the --fail-on-alert status.
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        sys.exit(EXIT_BROKEN_PIPE)
     if not quiet:
         print_summary(engine, err)
     if engine.stats.sources and engine.stats.sources == engine.stats.sources_failed:
