@@ -117,8 +117,8 @@ def watch(inputs: tuple[str, ...], state_dir: Path, rules: tuple[Path, ...], jso
     try:
         running.run()
     finally:
-        for sink in sinks:
-            sink.close(wait=2.0)
+        for sink in sinks:  # queued alerts get a moment (at the end of input: up to a minute)
+            sink.close(wait=60.0 if stop_when_idle is not None else 2.0)
         store.close()
     shown = [p for p in running.problems.problems if p.stage != "rule"][:20]
     for problem in shown:
