@@ -101,13 +101,13 @@ class FileFollower:
         self.first_open = True
 
     def poll(self) -> Chunk | None:
+        self._check_name()
         if self.draining is not None:
             chunk = self.draining.read(final=True)
             if chunk is not None:
                 return chunk
             self.draining.close()
             self.draining = None
-        self._check_name()
         return self.current.read() if self.current is not None else None
 
     def _check_name(self) -> None:
