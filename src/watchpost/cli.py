@@ -246,3 +246,7 @@ register_hunt_commands()
 from watchpost.commands import register  # noqa: E402  (simulate, evaluate, rules test)
 
 register(main, rules)
+
+from watchpost.commands.watch import watch  # noqa: E402  (live detection: docs/watch.md)
+
+main.add_command(watch)
