@@ -1,0 +1,76 @@
+"""`watchpost watch` as a process: SIGUSR1 health line, --status file, clean SIGTERM; stdin;
+EVTX resumed after its last record."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+from tests.watch.replay import PROJECT, SEED_EVENTS, jsonl_ids, wait_until, watch_command
+from watchpost.engine import hunt
+from watchpost.problems import ProblemLog
+from watchpost.watch.state import Position
+from watchpost.watch.tails import EvtxTail
+
+SHARED_EVTX = (PROJECT.parent / "shared" / "sigma" / "regression_data" / "rules-emerging-threats" / "2025"
+               / "Malware" / "Shai-Hulud" / "proc_creation_win_mal_shai_hulud_malicious_node_bun_execution"
+               / "5299fadf-f228-4526-8274-251db1960be9.evtx")
+
+
+def test_health_status_file_and_clean_sigterm(tmp_path: Path) -> None:
+    logs = tmp_path / "logs"
+    logs.mkdir()
+    shutil.copy(SEED_EVENTS / "netstat_events.xml", logs / "a.xml")
+    status = tmp_path / "status.json"
+    out = tmp_path / "alerts.jsonl"
+    command = watch_command([logs], tmp_path / "state", "--jsonl", str(out), "--status", str(status),
+                            "--status-every", "0.2")
+    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, cwd=PROJECT)
+    try:
+        assert wait_until(lambda: status.exists() and json.loads(status.read_text())["events"] == 3, 30)
+        process.send_signal(signal.SIGUSR1)
+        assert wait_until(lambda: len(jsonl_ids(out)) >= 2, 10)
+        process.send_signal(signal.SIGTERM)
+        _, err = process.communicate(timeout=30)
+    finally:
+        process.kill()
+    assert process.returncode == 0
+    health = [line for line in err.decode().splitlines() if line.startswith("watchpost watch:")]
+    assert len(health) >= 2 and "3 events" in health[0] and "logs@" in health[0]
+    report = json.loads(status.read_text())
+    assert report["sources"][0]["files"] == 1 and report["queued_alerts"] == 0
+    assert report["newest_event"].startswith("2021-03-15T08:12:04")
+    # Windows still open at SIGTERM were saved: the next run, to the end of input, matches a hunt.
+    again = subprocess.run([*command, "--stop-when-idle", "0.5"], cwd=PROJECT, capture_output=True, timeout=60)
+    assert again.returncode == 0
+    assert sorted(jsonl_ids(out)) == sorted(a.key for a in hunt([str(logs)]))
+
+
+def test_standard_input(tmp_path: Path) -> None:
+    data = (SEED_EVENTS / "net_use_events.xml").read_bytes()
+    out = tmp_path / "alerts.jsonl"
+    command = [sys.executable, "-m", "watchpost.commands.watch", "-", "--state", str(tmp_path / "state"),
+               "--jsonl", str(out), "--stop-when-idle", "0.5", "--poll", "0.05"]
+    finished = subprocess.run(command, input=data, cwd=PROJECT, capture_output=True, timeout=60)
+    assert finished.returncode == 0, finished.stderr.decode()[-2000:]
+    delivered = [json.loads(line) for line in out.read_text().splitlines()]
+    assert {a["rule"]["kind"] for a in delivered} == {"detection", "correlation"}
+    assert {e["origin"]["path"] for a in delivered for e in a["events"]} == {"<stdin>"}
+
+
+def test_evtx_is_resumed_after_the_last_record_and_not_read_twice(tmp_path: Path) -> None:
+    path = tmp_path / "a.evtx"
+    shutil.copy(SHARED_EVTX, path)
+    everything = EvtxTail(path, Position("k", str(path)), ProblemLog()).read(1000)
+    assert everything is not None and everything.events is not None
+    records = [e.origin.record for e in everything.events]
+    assert len(records) >= 3
+    resumed = EvtxTail(path, Position("k", str(path), record=records[1]), ProblemLog())
+    chunk = resumed.read(1000)
+    assert chunk is not None and [e.origin.record for e in chunk.events or []] == records[2:]
+    path.touch()  # changed but with no new record: parsed again, nothing new
+    assert resumed.read(1000) is None
