@@ -12,6 +12,7 @@ holds ``HOLD_LIMIT``) are written to a temporary file in chunks and read back du
 
 from __future__ import annotations
 
+import gc
 import heapq
 import multiprocessing
 import pickle
@@ -196,12 +197,14 @@ def run_sources(matcher: SourceMatcher, sources: Sequence[Source], jobs: int) ->
             yield matcher.run(source)
         return
     _WORKER = (matcher, sources)
+    gc.freeze()  # the loaded rules stay shared with the workers: no collector pass touches them
     try:
         context = multiprocessing.get_context("fork")
         chunksize = max(1, min(16, len(sources) // (jobs * 8)))
         with context.Pool(jobs) as pool:
             yield from pool.imap(_work, range(len(sources)), chunksize=chunksize)
     finally:
+        gc.unfreeze()
         _WORKER = None
 
 

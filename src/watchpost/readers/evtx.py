@@ -95,31 +95,42 @@ class RecordSelection:
     def __init__(self, pairs: frozenset[tuple[str | None, str | None]] | None) -> None:
         self.pairs = pairs
         self.skipped = 0
-        self._decided: dict[tuple[str | None, str | None], bool] = {}
+        self._decided: dict[tuple[str, str], bool] = {}
 
     def admits(self, data: str) -> bool:
         """False only when the record's Channel/EventID pair is certainly not admitted."""
-        pairs = self.pairs
-        if pairs is None:
+        if self.pairs is None:
             return True
-        key = (raw_channel(data), raw_event_id(data))
+        start = data.find('"EventID":')
+        if start < 0:
+            return True
+        number = _EVENT_ID_NUMBER.match(data, start + 10) or _EVENT_ID_ELEMENT.match(data, start + 10)
+        start = data.find('"Channel":')
+        channel = _CHANNEL_TEXT.match(data, start + 10) if start >= 0 else None
+        if number is None or channel is None:
+            return True  # not the expected shape: decode it
+        key = (number.group(1), channel.group(1))
         decided = self._decided.get(key)
         if decided is None:
-            channel, event_id = key
-            decided = (
-                channel is None or event_id is None or key in pairs
-                or (channel, None) in pairs or (None, event_id) in pairs or (None, None) in pairs
-            )
+            decided = self._decide(key[1].lower(), str(int(key[0])))
             if len(self._decided) < 4096:
                 self._decided[key] = decided
         return decided
+
+    def _decide(self, channel: str | None, event_id: str | None) -> bool:
+        pairs = self.pairs
+        if pairs is None or channel is None or event_id is None:
+            return True
+        return (
+            (channel, event_id) in pairs or (channel, None) in pairs
+            or (None, event_id) in pairs or (None, None) in pairs
+        )
 
 
 # Fixed, linear patterns over pyevtx-rs's own JSON (stdlib re: cheaper per call than RE2's wrapper).
 _EVENT_ID_NUMBER = re.compile(r'\s*(\d+)[,}\]\s]')
 _EVENT_ID_ELEMENT = re.compile(r'\s*\{\s*(?:"#attributes":\s*\{[^{}]*\},\s*)?"#text":\s*(\d+)[,}\s]')
 _CHANNEL_TEXT = re.compile(r'\s*"([^"\\]*)"')
-
 
 def raw_event_id(data: str) -> str | None:
     """The ``System/EventID`` of a record's JSON text as decimal text; None when unsure."""
