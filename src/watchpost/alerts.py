@@ -7,6 +7,7 @@ behind it. Sinks render `Alert.to_dict()`; they never look at rules or pySigma.
 from __future__ import annotations
 
 import hashlib
+import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -148,41 +149,88 @@ def event_dict(event: Event, rule_id: str | None) -> dict[str, Any]:
     }
 
 
-# Field names, in order of preference, for what a responder asks first about a process event.
+# Field names, in order of preference, for what a responder asks first about an event.
 SUMMARY_FIELDS: dict[str, tuple[str, ...]] = {
-    "user": ("User", "TargetUserName", "SubjectUserName", "userIdentity.arn", "auid"),
+    "user": ("User", "TargetUserName", "SubjectUserName", "userIdentity.arn",
+             "protoPayload.authenticationInfo.principalEmail", "Caller", "auid", "Security_UserID"),
     "domain": ("TargetDomainName", "SubjectDomainName"),
     "process": ("Image", "NewProcessName", "ProcessName", "exe"),
-    "process_id": ("NewProcessId", "ProcessId", "pid"),
+    "process_id": ("NewProcessId", "ProcessId", "pid", "Execution_ProcessID"),
     "command_line": ("CommandLine", "ScriptBlockText", "Payload"),
     "parent": ("ParentImage", "ParentProcessName"),
     "parent_id": ("ParentProcessId",),
     "parent_command_line": ("ParentCommandLine",),
-    "event_name": ("eventName",),
-    "source_ip": ("sourceIPAddress", "IpAddress", "SourceIp"),
+    "event_name": ("eventName", "protoPayload.methodName", "OperationNameValue"),
+    "source_ip": ("sourceIPAddress", "protoPayload.requestMetadata.callerIp", "CallerIpAddress",
+                  "IpAddress", "SourceIp"),
 }
+
+PROCESS_FACTS = frozenset(
+    ("process", "process_id", "command_line", "parent", "parent_id", "parent_command_line")
+)
+"""Facts about one process: in a multi-event alert they come only from events of the first process."""
+
+EMPTY = (None, "", "-")
+
+# PowerShell module logging (4103) names the host program and user in its ContextInfo text.
+_CONTEXT_LINE = re.compile(r"^\s*(Host Application|User)\s*=\s*(.+?)\s*$", re.MULTILINE)
+
+
+def event_facts(event: Event) -> dict[str, Any]:
+    """The summary facts one event gives, each from the first of its field names that is set.
+
+    In a 4688 the creator's ``ProcessId`` is the parent's id; a 4103 gives the host program and
+    user of its ``ContextInfo``.
+    """
+    fields = event.fields
+    facts: dict[str, Any] = {}
+    creator = fields.get("ProcessId")
+    if fields.get("EventID") == 4688 and "NewProcessName" in fields and creator not in EMPTY:
+        facts["parent_id"] = creator
+    context = fields.get("ContextInfo")
+    if isinstance(context, str):
+        for name, value in _CONTEXT_LINE.findall(context):
+            facts.setdefault("process" if name == "Host Application" else "user", value)
+    for key, names in SUMMARY_FIELDS.items():
+        if key in facts:
+            continue
+        for name in names:
+            value = fields.get(name)
+            if value not in EMPTY:
+                facts[key] = value
+                break
+    host = event.host
+    if host:
+        facts["host"] = host
+    return facts
+
+
+def process_number(value: Any) -> int | None:
+    """A process id as an integer (``0x2bc``, ``700`` and 700 are the same), None if not one."""
+    try:
+        return int(value, 0) if isinstance(value, str) else int(value)
+    except (TypeError, ValueError):
+        return None
 
 
 def summarise(events: Iterable[Event]) -> dict[str, Any]:
     """The facts a responder needs first, taken from the events behind an alert.
 
-    For a 4688 the creator's ``ProcessId`` is the parent's PID; elsewhere ``ProcessId`` is the
-    process itself. The first event that has a fact gives it.
+    The first event gives what it has. Later events fill the gaps: host, user and the like from
+    any event, process facts only from events of the same process (same host and process id), so
+    a burst of several commands never mixes one process's parent with another's command line.
     """
     summary: dict[str, Any] = {}
+    anchor: tuple[str | None, int | None] | None = None
     for event in events:
-        fields = event.fields
-        is_4688 = fields.get("EventID") == 4688 and "NewProcessName" in fields
-        for key, names in SUMMARY_FIELDS.items():
-            if key in summary:
+        facts = event_facts(event)
+        identity = (facts.get("host"), process_number(facts.get("process_id")))
+        first = anchor is None
+        if anchor is None:
+            anchor = identity
+        same_process = first or (identity == anchor and identity[1] is not None)
+        for key, value in facts.items():
+            if key in summary or (key in PROCESS_FACTS and not same_process):
                 continue
-            for name in names:
-                value = fields.get(name)
-                if value not in (None, "", "-"):
-                    summary[key] = value
-                    break
-        if is_4688 and "parent_id" not in summary and fields.get("ProcessId") is not None:
-            summary["parent_id"] = fields["ProcessId"]
-        if "host" not in summary and event.host:
-            summary["host"] = event.host
+            summary[key] = value
     return summary

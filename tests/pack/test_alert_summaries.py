@@ -77,27 +77,20 @@ def test_linux_and_aws_alerts_name_who_and_what(alerts: list[Alert]) -> None:
     assert aws and all({"user", "event_name", "source_ip"} <= set(a.to_dict()["summary"]) for a in aws)
 
 
-POWERSHELL_GAP = (
-    "summary gap: PowerShell 4103/4104 give no user, process or process id "
-    "(Security_UserID, Execution_ProcessID, ContextInfo 'Host Application' and 'User')"
-)
 MACOS_GAP = "summary gap: eslogger records carry no host name, so macOS alerts have no host (user: a uid)"
-GCP_GAP = (
-    "summary gap: Google Cloud audit entries give an empty summary "
-    "(principalEmail, methodName, callerIp are not among SUMMARY_FIELDS)"
-)
-MIXED_GAP = (
-    "summary gap: for a multi-event alert each fact comes from the first event that has it, "
-    "so the parent command line can belong to another process than 'process'"
-)
 
 
-@pytest.mark.xfail(strict=True, reason=POWERSHELL_GAP)
 def test_powershell_alerts_name_user_and_process(alerts: list[Alert]) -> None:
-    powershell = [a for a in alerts if a.events[0].fields.get("EventID") in (4103, 4104)]
-    assert powershell
-    for alert in powershell:
-        assert {"user", "process", "process_id"} <= set(alert.to_dict()["summary"])
+    """4103 names host program and user in ContextInfo; a 4104 only the user's SID and the PID."""
+    module = [a for a in alerts if a.events[0].fields.get("EventID") == 4103]
+    script = [a for a in alerts if a.events[0].fields.get("EventID") == 4104]
+    assert module and script
+    for alert in module:
+        summary = alert.to_dict()["summary"]
+        assert {"user", "process", "process_id", "command_line"} <= set(summary)
+        assert "powershell" in summary["process"].lower()
+    for alert in script:
+        assert {"user", "process_id", "command_line"} <= set(alert.to_dict()["summary"])
 
 
 @pytest.mark.xfail(strict=True, reason=MACOS_GAP)
@@ -107,14 +100,12 @@ def test_macos_alerts_name_the_host(alerts: list[Alert]) -> None:
     assert all(a.to_dict()["summary"].get("host") for a in macos)
 
 
-@pytest.mark.xfail(strict=True, reason=GCP_GAP)
 def test_gcp_alerts_name_principal_method_and_address(alerts: list[Alert]) -> None:
     gcp = [a for a in alerts if a.events[0].logsource.product == "gcp"]
     assert gcp
     assert all({"user", "event_name", "source_ip"} <= set(a.to_dict()["summary"]) for a in gcp)
 
 
-@pytest.mark.xfail(strict=True, reason=MIXED_GAP)
 def test_summary_facts_of_a_correlation_belong_to_one_process() -> None:
     moment = datetime(2024, 3, 5, 10, 0, tzinfo=UTC)
     first = Event(
