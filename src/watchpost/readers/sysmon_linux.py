@@ -28,13 +28,14 @@ from __future__ import annotations
 from collections.abc import Iterator
 from datetime import datetime
 from typing import Any
-from xml.etree.ElementTree import Element, ParseError, fromstring
+from xml.etree.ElementTree import ParseError, fromstring
 
 from watchpost.events import EPOCH, Event, LogsourceHint, Origin
 from watchpost.problems import ProblemLog
 from watchpost.readers.base import Source
 from watchpost.readers.record_times import parse_time
-from watchpost.readers.winevent import ATTRIBUTES, TEXT, flatten_windows_event, make_system_integers
+from watchpost.readers.winevent import flatten_windows_event, make_system_integers
+from watchpost.readers.winxml import event_dict
 
 CATEGORIES: dict[int, str] = {
     1: "process_creation",
@@ -116,28 +117,3 @@ def _timestamp(*candidates: Any) -> datetime | None:
     return None
 
 
-def _local(tag: str) -> str:
-    return tag.rpartition("}")[2]
-
-
-def event_dict(root: Element) -> dict[str, Any]:
-    """The event in the JSON form pyevtx-rs gives, which `flatten_windows_event` takes."""
-    event: dict[str, Any] = {}
-    for section in root:
-        kind = _local(section.tag)
-        if kind == "System":
-            event["System"] = {_local(child.tag): _system_value(child) for child in section}
-        elif kind == "EventData":
-            event["EventData"] = {
-                child.get("Name") or _local(child.tag): child.text or "" for child in section
-            }
-    return event
-
-
-def _system_value(element: Element) -> Any:
-    if not element.attrib:
-        return element.text
-    value: dict[str, Any] = {ATTRIBUTES: {_local(name): text for name, text in element.attrib.items()}}
-    if element.text and element.text.strip():
-        value[TEXT] = element.text
-    return value

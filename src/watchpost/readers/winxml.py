@@ -207,7 +207,7 @@ def _event(fragment: bytes, name: str, index: int, line: int, problems: ProblemL
     except ParseError as exc:
         problems.add("read", name, place, f"malformed XML: {exc}")
         return None
-    fields, system_time = flatten_windows_event(_event_dict(root))
+    fields, system_time = flatten_windows_event(event_dict(root))
     make_system_integers(fields)
     timestamp = EPOCH
     if system_time is None:
@@ -226,7 +226,7 @@ def _local(tag: str) -> str:
     return tag.rpartition("}")[2]
 
 
-def _event_dict(root: Element) -> dict[str, Any]:
+def event_dict(root: Element) -> dict[str, Any]:
     """The event in the JSON form pyevtx-rs gives (see `watchpost.readers.winevent`)."""
     event: dict[str, Any] = {}
     for section in root:
