@@ -45,7 +45,8 @@ def test_health_status_file_and_clean_sigterm(tmp_path: Path) -> None:
     assert report["sources"][0]["files"] == 1 and report["queued_alerts"] == 0
     assert report["newest_event"].startswith("2021-03-15T08:12:04")
     # Windows still open at SIGTERM were saved: the next run, to the end of input, matches a hunt.
-    again = subprocess.run([*command, "--stop-when-idle", "0.5"], cwd=PROJECT, capture_output=True, timeout=60)
+    again = subprocess.run([*command, "--stop-when-idle", "0.5"], cwd=PROJECT, capture_output=True,
+                           timeout=60)
     assert again.returncode == 0
     assert sorted(jsonl_ids(out)) == sorted(a.key for a in hunt([str(logs)]))
 
