@@ -1,0 +1,25 @@
+"""watchpost's own pySigma 2 query backends, for the SIEMs whose published backends need pySigma < 2.
+
+Each is a `sigma.conversion.base.TextQueryBackend`: the query shape is set by class attributes, with
+a few methods overridden where the official backend's output needs more than a template. They write
+the queries the official backends write (checked against them on SigmaHQ rules by
+`tests/convert/test_backends.py`, see `docs/convert.md`), without a processing pipeline: field names
+are Sigma's unless a pipeline maps them.
+
+`watchpost convert` merges them into the backends pySigma's plugin discovery finds; an installed
+plugin with the same name wins, so a future pySigma-2 release of an official backend takes over.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from watchpost.backends.lucene import LuceneBackend
+from watchpost.backends.splunk import SplunkBackend
+
+# Target name -> backend class, as `watchpost convert --target` knows them.
+BUILTIN_BACKENDS: dict[str, Any] = {"splunk": SplunkBackend, "lucene": LuceneBackend}
+# Other names people use for a target: alias -> target name.
+TARGET_ALIASES = {"elasticsearch": "lucene"}
+
+__all__ = ["BUILTIN_BACKENDS", "TARGET_ALIASES", "LuceneBackend", "SplunkBackend"]
