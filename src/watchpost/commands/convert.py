@@ -1,7 +1,10 @@
 """``watchpost convert``: the same Sigma rules as queries for a SIEM, through pySigma's backends.
 
 Backends are pySigma plugins, installed as Python packages (``pip install pysigma-backend-NAME``);
-whatever is installed is found by pySigma's plugin discovery. Rules are loaded as ``watchpost
+whatever is installed is found by pySigma's plugin discovery. The official Splunk and Elasticsearch
+backends need pySigma < 2, so watchpost brings its own (``watchpost.backends``: ``splunk``,
+``lucene`` alias ``elasticsearch``), merged into the discovered ones; an installed plugin of the same
+name wins, so a pySigma-2 release of an official backend takes over. Rules are loaded as ``watchpost
 hunt`` loads them (seed-dialect rules translated, meta filters applied), so what is converted is
 what watchpost runs. A rule that a backend cannot convert is reported with its file and the others
 are still converted.
@@ -17,6 +20,7 @@ from typing import IO, Any
 import click
 import orjson
 
+from watchpost.backends import BUILTIN_BACKENDS, TARGET_ALIASES
 from watchpost.sinks.terminal_text import sanitise_terminal
 
 # Where to get the backends people ask for most (target name -> PyPI package).
@@ -37,9 +41,11 @@ KNOWN_BACKENDS = {
 @click.command("convert", context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
 @click.argument("rule_paths", metavar="RULES...", nargs=-1, type=click.Path(exists=True, path_type=Path))
 @click.option("--target", "-t", metavar="NAME",
-              help="pySigma backend to convert to (splunk, elasticsearch, sqlite, ...: see --list-targets).")
+              help="pySigma backend to convert to: splunk and lucene (alias elasticsearch) are built in; "
+                   "others (sqlite, ...) are installed plugins (see --list-targets).")
 @click.option("--pipeline", "-p", "pipelines", multiple=True, metavar="NAME|FILE",
-              help="Processing pipeline to apply, by plugin name or YAML file (repeatable, in order).")
+              help="Processing pipeline to apply, by plugin name or YAML file (repeatable, in order). "
+                   "Without one, queries use Sigma's field names (CommandLine, Image, ...).")
 @click.option("--backend-format", metavar="FORMAT",
               help="The backend's own output format (default: the backend's default).")
 @click.option("--format", "-f", "output_format", type=click.Choice(("text", "jsonl")), default="text",
@@ -58,14 +64,15 @@ def convert(rule_paths: tuple[Path, ...], target: str | None, pipelines: tuple[s
     from sigma.plugins import InstalledSigmaPlugins
 
     plugins = InstalledSigmaPlugins.autodiscover()
+    backends = merge_builtin_backends(plugins.backends)
     if list_targets:
-        print_targets(plugins.backends, plugins.pipelines)
+        print_targets(backends, plugins.pipelines)
         sys.exit(0)
     if target is None:
         raise click.UsageError("give a --target (see --list-targets)")
     if not rule_paths:
         raise click.UsageError("give the rule files or folders to convert")
-    backend_class = find_backend(target, plugins.backends)
+    backend_class = find_backend(target, backends)
     pipeline = resolve_pipeline(plugins, list(pipelines), target)
     backend = backend_class(processing_pipeline=pipeline)
     formats = getattr(backend, "formats", {}) or {}
@@ -79,6 +86,15 @@ def convert(rule_paths: tuple[Path, ...], target: str | None, pipelines: tuple[s
         if output is not None:
             stream.close()
     sys.exit(1 if failed else 0)
+
+
+def merge_builtin_backends(discovered: dict[str, Any]) -> dict[str, Any]:
+    """The discovered backends plus watchpost's own; a discovered one wins over a built-in namesake."""
+    backends = {**BUILTIN_BACKENDS, **discovered}
+    for alias, name in TARGET_ALIASES.items():
+        if alias not in backends and name in backends:
+            backends[alias] = backends[name]
+    return backends
 
 
 def find_backend(target: str, backends: dict[str, Any]) -> Any:
