@@ -25,13 +25,11 @@ from watchpost.readers.base import Source
 from watchpost.rules.model import level_rank
 from watchpost.ruleset import RuleSet, load_ruleset
 from watchpost.source_hunts import (
-    HOLD_LIMIT,
     SourceMatcher,
     SourceOutcome,
     merge_problems,
     merged_matches,
     run_sources,
-    spill,
 )
 
 if TYPE_CHECKING:
@@ -113,7 +111,7 @@ class Hunt:
             if len(sources) == 1:
                 found = self._streamed(matcher, sources[0])
             else:
-                found = merged_matches(self._outcomes(matcher, sources))
+                found = merged_matches(self._outcomes(matcher, sources), spill_dir)
             for position, event in found:
                 yield from self._alerts(position, event, correlation)
         for alert in correlation.flush():
@@ -153,8 +151,7 @@ class Hunt:
             stats.sources_failed += 1
 
     def _outcomes(self, matcher: SourceMatcher, sources: Sequence[Source]) -> Iterator[SourceOutcome]:
-        """Each source's outcome, counted; the parent spills matches beyond its memory budget."""
-        held = 0
+        """Each source's outcome, counted."""
         for outcome in run_sources(matcher, sources, self.options.jobs):
             merge_problems(self.problems, outcome.problems)
             self.stats.events += outcome.events
@@ -162,9 +159,6 @@ class Hunt:
             self.stats.matches += outcome.matches
             if outcome.events == 0 and outcome.problems.by_path[outcome.name] > 0:
                 self.stats.sources_failed += 1
-            if outcome.found and held + len(outcome.found) > HOLD_LIMIT and matcher.spill_dir:
-                spill(outcome, matcher.spill_dir)
-            held += len(outcome.found)
             yield outcome
 
     def _keep(self, alert: Alert) -> Iterator[Alert]:

@@ -31,9 +31,9 @@ from watchpost.readers.evtx import EVTX_MAGIC, EvtxReader, RecordSelection
 if TYPE_CHECKING:
     from watchpost.ruleset import RuleSet
 
-SPILL_AT = 2_000
+SPILL_AT = 1_000
 """Matches of one source above which they go to a temporary file."""
-HOLD_LIMIT = 50_000
+HOLD_LIMIT = 10_000
 """Matches the parent keeps in memory across sources before it spills further ones."""
 SPILL_CHUNK = 500
 
@@ -161,15 +161,42 @@ def read_spill(path: str) -> Iterator[Found]:
         Path(path).unlink(missing_ok=True)
 
 
-def merged_matches(outcomes: Iterable[SourceOutcome]) -> Iterator[Found]:
-    """The kept matches of all outcomes (each in its source's order) merged by timestamp."""
-    streams: list[Iterator[Found]] = []
+def merged_matches(outcomes: Iterable[SourceOutcome], spill_dir: str | None = None) -> Iterator[Found]:
+    """The kept matches of all outcomes (each in its source's order) merged by timestamp.
+
+    Outcomes are gathered in source order; whenever the matches held in memory pass
+    `HOLD_LIMIT`, those gathered so far are merged into one sorted run on disk. The runs are
+    merged at the end, each read back a chunk at a time: memory stays bounded by the limit and
+    the number of runs. Ties keep source order. Every ``jobs`` setting sees the same outcomes in
+    the same order, so the result never depends on it.
+    """
+    runs: list[Iterator[Found]] = []
+    pending: list[Iterator[Found]] = []
+    held = 0
     for outcome in outcomes:
         if outcome.spill is not None:
-            streams.append(read_spill(outcome.spill))
+            pending.append(read_spill(outcome.spill))
+            held += SPILL_CHUNK
         elif outcome.found:
-            streams.append(iter(outcome.found))
-    return heapq.merge(*streams, key=_moment)
+            pending.append(iter(outcome.found))
+            held += len(outcome.found)
+        if held > HOLD_LIMIT and spill_dir is not None:
+            runs.append(_run_to_disk(heapq.merge(*pending, key=_moment), spill_dir))
+            pending, held = [], 0
+    return heapq.merge(*runs, *pending, key=_moment)
+
+
+def _run_to_disk(found: Iterator[Found], directory: str) -> Iterator[Found]:
+    with tempfile.NamedTemporaryFile("wb", dir=directory, suffix=".run", delete=False) as out:
+        chunk: list[Found] = []
+        for item in found:
+            chunk.append(item)
+            if len(chunk) >= SPILL_CHUNK:
+                pickle.dump(chunk, out, protocol=pickle.HIGHEST_PROTOCOL)
+                chunk = []
+        if chunk:
+            pickle.dump(chunk, out, protocol=pickle.HIGHEST_PROTOCOL)
+    return read_spill(out.name)
 
 
 def _moment(found: Found) -> datetime:

@@ -143,6 +143,19 @@ def test_spilled_matches_merge_like_held_ones(rules: Path, monkeypatch: pytest.M
     assert spilled == held
 
 
+def test_runs_on_disk_keep_alerts_complete_and_jobs_independent(
+    rules: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    inputs = [EVTX, REGRESSION]
+    held, _ = hunt_keys([rules], inputs)
+    monkeypatch.setattr(source_hunts, "HOLD_LIMIT", 40)
+    monkeypatch.setattr(source_hunts, "SPILL_CHUNK", 7)
+    one, _ = hunt_keys([rules], inputs)
+    two, _ = hunt_keys([rules], inputs, jobs=2)
+    assert one == two
+    assert sorted(one) == sorted(held)  # same alerts; order differs only among unsorted sources
+
+
 def test_merged_alerts_are_in_time_order_and_complete(rules: Path) -> None:
     by_file: dict[Path, list[tuple[str, str, str]]] = {}
     for path in sorted(EVTX.rglob("*.evtx")):
