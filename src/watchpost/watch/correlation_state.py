@@ -1,11 +1,22 @@
-"""Saving and restoring the open state of a `CorrelationEngine` (its windows, groups, buffer).
+"""Saving and restoring the open state of a `CorrelationEngine` (its windows, groups, buffer),
+incrementally.
 
-The engine is pickled whole except for what belongs to the running process rather than to the
-state: the compiled `CorrelationSpec`s (saved by id and looked up in the new engine's rules),
-each correlation state's problem reporter (a closure over the engine: not picklable; rebuilt by
-the new engine), and the `ProblemLog` (the live one is used). Everything else (the reorder
-buffer, the windows and their entries, the events they keep, counters, the horizon) is plain
-data and pickles as it is.
+What the engine holds is mostly `Occurrence`s (each with its events), and an occurrence never
+changes once made. So a snapshot is two parts (docs/watch.md, "Crash safety"):
+
+- each held occurrence, pickled **once**, when a snapshot first finds it, as a row of the state
+  file's ``occurrences`` table (keyed by its ``seq``, unique in an engine), and deleted by the
+  first snapshot that no longer finds it;
+- the engine's mutable structure (reorder buffer, groups, windows, entries, counters, horizon)
+  pickled whole, with every occurrence replaced by a reference to its row.
+
+Both are written in the same checkpoint transaction, so the rows always match the snapshot.
+
+What belongs to the running process rather than to the state is not saved: the compiled
+`CorrelationSpec`s (saved by id, taken from the new engine's rules), each correlation state's
+problem reporter (a closure over the engine: rebuilt) and the `ProblemLog` (the live one is
+used). These are replaced through the pickler's ``dispatch_table`` (looked up by type in C), not
+a ``persistent_id`` hook, which Python would call for every object pickled.
 
 A snapshot belongs to a rule set: `rules_fingerprint` names it, and a snapshot made with other
 correlations is not restored (the caller reports it and starts with empty windows).
@@ -13,13 +24,16 @@ correlations is not restored (the caller reports it and starts with empty window
 
 from __future__ import annotations
 
+import copyreg
 import hashlib
 import io
 import pickle
-from collections.abc import Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
 from typing import Any
 
 from watchpost.correlation import CorrelationEngine
+from watchpost.correlation.occurrence import Occurrence
 from watchpost.correlation.spec import CorrelationSpec
 from watchpost.problems import ProblemLog
 
@@ -33,59 +47,122 @@ def rules_fingerprint(specs: Sequence[CorrelationSpec]) -> bytes:
     return digest.hexdigest().encode()
 
 
-class _EnginePickler(pickle.Pickler):
-    def __init__(self, stream: io.BytesIO, engine: CorrelationEngine) -> None:
-        super().__init__(stream, protocol=pickle.HIGHEST_PROTOCOL)
-        self._specs = {id(spec): spec.id for spec in engine.specs}
-        self._reporters = {id(state.report): spec_id for spec_id, state in engine.states.items()}
-        self._problems = id(engine.problems)
-
-    def persistent_id(self, obj: Any) -> Any:
-        identity = id(obj)
-        if identity in self._specs and isinstance(obj, CorrelationSpec):
-            return ("spec", self._specs[identity])
-        if identity in self._reporters and callable(obj):
-            return ("reporter", self._reporters[identity])
-        if identity == self._problems:
-            return ("problems", None)
-        return None
+def saved_reference(kind: str, name: object) -> Any:
+    """Stands for a spec, the problem log or an occurrence row in a pickled snapshot; only the
+    unpickler of `restore_engine` resolves it."""
+    raise pickle.UnpicklingError(f"a correlation snapshot reference ({kind}) outside restore_engine")
 
 
-class _EngineUnpickler(pickle.Unpickler):
-    def __init__(self, stream: io.BytesIO, fresh: CorrelationEngine) -> None:
-        super().__init__(stream)
-        self._specs = {spec.id: spec for spec in fresh.specs}
-        self._reporters = {spec_id: state.report for spec_id, state in fresh.states.items()}
-        self._problems = fresh.problems
+@dataclass
+class EngineSnapshot:
+    """One snapshot: the structure, the occurrence rows to add and the seqs of rows to delete."""
 
-    def persistent_load(self, pid: Any) -> Any:
-        kind, name = pid
-        if kind == "spec":
-            return self._specs[name]
-        if kind == "reporter":
-            return self._reporters[name]
-        if kind == "problems":
-            return self._problems
-        raise pickle.UnpicklingError(f"unknown persistent id {pid!r}")
+    structure: bytes
+    added: list[tuple[int, bytes]] = field(default_factory=list)
+    removed: list[int] = field(default_factory=list)
+
+
+class EngineSaver:
+    """Makes incremental snapshots of one engine; ``stored`` are the seqs of the occurrence rows
+    the state file holds (those of the last snapshot written)."""
+
+    def __init__(self, stored: Iterable[int] = ()) -> None:
+        self.stored: set[int] = set(stored)
+
+    def save(self, engine: CorrelationEngine) -> EngineSnapshot:
+        """The engine's state; call `written` once the snapshot is in the state file."""
+        live: set[int] = set()
+        added: list[tuple[int, bytes]] = []
+        stored = self.stored
+
+        def occurrence(occ: Occurrence) -> tuple[Callable[..., Any], tuple[str, int]]:
+            seq = occ.seq
+            if seq not in live:
+                live.add(seq)
+                if seq not in stored:
+                    added.append((seq, pickle.dumps(occ, protocol=pickle.HIGHEST_PROTOCOL)))
+            return saved_reference, ("occurrence", seq)
+
+        structure = _dump(engine, {Occurrence: occurrence})
+        return EngineSnapshot(structure, added, sorted(stored - live))
+
+    def written(self, snapshot: EngineSnapshot) -> None:
+        self.stored.difference_update(snapshot.removed)
+        self.stored.update(seq for seq, _ in snapshot.added)
 
 
 def save_engine(engine: CorrelationEngine) -> bytes:
-    """The engine's open state as bytes."""
-    stream = io.BytesIO()
-    _EnginePickler(stream, engine).dump(engine)
-    return stream.getvalue()
+    """The engine's whole open state as one byte string (occurrences included)."""
+    return _dump(engine, {})
 
 
 def restore_engine(
-    blob: bytes, specs: Sequence[CorrelationSpec], lateness: Any, max_groups: int, problems: ProblemLog
+    blob: bytes, specs: Sequence[CorrelationSpec], lateness: Any, max_groups: int, problems: ProblemLog,
+    occurrences: Mapping[int, bytes] | None = None,
 ) -> CorrelationEngine:
-    """An engine over ``specs`` with the state saved in ``blob`` (made by `save_engine` over
-    the same correlations). Raises what unpickling raises when ``blob`` is damaged."""
+    """An engine over ``specs`` with the state saved in ``blob`` (by `save_engine`, or by
+    `EngineSaver.save` with its ``occurrences`` rows) over the same correlations. Raises what
+    unpickling raises when ``blob`` is damaged or a row is missing."""
     fresh = CorrelationEngine(specs, lateness, max_groups, problems)
-    restored = _EngineUnpickler(io.BytesIO(blob), fresh).load()
+    restored = _EngineUnpickler(io.BytesIO(blob), fresh, occurrences or {}).load()
     if not isinstance(restored, CorrelationEngine):
         raise pickle.UnpicklingError("the saved state is not a correlation engine")
     restored.lateness_us = fresh.lateness_us
     for state in restored.states.values():
         state.max_groups = max_groups
+        state.report = restored._reporter(state.spec)  # noqa: SLF001 - the engine's own reporter
     return restored
+
+
+def _dump(engine: CorrelationEngine, reducers: dict[type, Callable[[Any], Any]]) -> bytes:
+    """Pickle ``engine`` with specs and problem log as references and ``reducers`` added; the
+    reporters (closures) are detached for the time of the dump."""
+    stream = io.BytesIO()
+    pickler = pickle.Pickler(stream, protocol=pickle.HIGHEST_PROTOCOL)
+    table: dict[type, Callable[[Any], Any]] = dict(copyreg.dispatch_table)
+    table[CorrelationSpec] = lambda spec: (saved_reference, ("spec", spec.id))
+    table[ProblemLog] = lambda _: (saved_reference, ("problems", None))
+    table.update(reducers)
+    pickler.dispatch_table = table
+    reporters = {spec_id: state.report for spec_id, state in engine.states.items()}
+    try:
+        for state in engine.states.values():
+            state.report = _detached
+        pickler.dump(engine)
+    finally:
+        for spec_id, state in engine.states.items():
+            state.report = reporters[spec_id]
+    return stream.getvalue()
+
+
+def _detached(reason: str, occ: Occurrence | None) -> None:
+    """What a state's reporter is while the engine is pickled (replaced on restore)."""
+
+
+class _EngineUnpickler(pickle.Unpickler):
+    def __init__(self, stream: io.BytesIO, fresh: CorrelationEngine,
+                 occurrences: Mapping[int, bytes]) -> None:
+        super().__init__(stream)
+        self._specs = {spec.id: spec for spec in fresh.specs}
+        self._problems = fresh.problems
+        self._rows = occurrences
+        self._loaded: dict[int, Occurrence] = {}
+
+    def find_class(self, module: str, name: str) -> Any:
+        if module == __name__ and name == "saved_reference":
+            return self._resolve
+        return super().find_class(module, name)
+
+    def _resolve(self, kind: str, name: Any) -> Any:
+        if kind == "spec":
+            return self._specs[name]
+        if kind == "problems":
+            return self._problems
+        if kind == "occurrence":
+            occ = self._loaded.get(name)
+            if occ is None:
+                if name not in self._rows:
+                    raise pickle.UnpicklingError(f"occurrence {name} of the snapshot is missing")
+                occ = self._loaded[name] = pickle.loads(self._rows[name])
+            return occ
+        raise pickle.UnpicklingError(f"unknown reference {kind!r} in a correlation snapshot")

@@ -1,7 +1,8 @@
 """Where `watchpost watch` delivers alerts, each alert once across crashes and restarts.
 
-Every sink takes a batch's alerts in `deliver(alerts, checkpoint)` **before** the batch's
-checkpoint is written, and adds to the checkpoint what it needs to remember:
+Every sink takes a batch's alerts in `deliver(alerts, checkpoint)` **before** the checkpoint that
+follows is written, and adds to it what it needs to remember (a checkpoint gathers the batches
+since the last one written; `committed` says it was):
 
 - `DurableJsonlSink` appends the alerts to its file, flushes and fsyncs, and records the file's
   size. On start it cuts a half-written last line and reads the ids of the alerts written after
@@ -100,7 +101,7 @@ class DurableJsonlSink:
             self.stream.flush()
             os.fsync(self.stream.fileno())
             self.written += len(lines)
-        checkpoint.delivered[self.name] = keys
+        checkpoint.delivered.setdefault(self.name, []).extend(keys)
         checkpoint.meta[self.size_key] = str(self.stream.tell()).encode()
 
     def committed(self) -> None:
@@ -211,7 +212,7 @@ class OutboxSink:
             self.recent.add(key)
             keys.append(key)
             checkpoint.outbox.append((self.name, key, dump_alert(alert)))
-        checkpoint.delivered[self.name] = keys
+        checkpoint.delivered.setdefault(self.name, []).extend(keys)
         self.queued += len(keys)
 
     def committed(self) -> None:

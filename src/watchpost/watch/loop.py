@@ -2,8 +2,9 @@
 
 One batch is: poll every follower (round robin) until ``batch_bytes`` of lines or nothing new;
 match each event with the rule set and feed the correlation engine exactly as `Hunt` does; move
-the watermark when the sources are idle; hand the alerts to every sink (each makes them durable);
-write one checkpoint (positions, correlation state, delivered keys). See docs/watch.md.
+the watermark when the sources are idle; hand the alerts to every sink (each makes them durable;
+alerts queued for a network sink are committed at once). At most every ``checkpoint_every``
+seconds, a full checkpoint: positions, correlation state, delivered keys. See docs/watch.md.
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ from watchpost.readers.registry import FORMATS
 from watchpost.rules.model import level_rank
 from watchpost.ruleset import RuleSet, load_ruleset
 from watchpost.watch.chunks import decode_chunk
-from watchpost.watch.correlation_state import restore_engine, rules_fingerprint, save_engine
+from watchpost.watch.correlation_state import EngineSaver, restore_engine, rules_fingerprint
 from watchpost.watch.delivery import DeliverySink
 from watchpost.watch.followers import DirectoryFollower, FileFollower, Follower, FollowOptions, StdinFollower
 from watchpost.watch.state import Checkpoint, StateStore
@@ -56,6 +57,9 @@ class WatchOptions:
     start_at_end: bool = False
     status_file: Path | None = None
     status_every: float = 5.0
+    checkpoint_every: float = 1.0
+    """Seconds between full checkpoints (positions and correlation state) at most; alerts are
+    delivered every batch all the same (docs/watch.md, "Crash safety")."""
 
 
 @dataclass
@@ -84,6 +88,8 @@ class Watch:
                                                placeholders=options.placeholders)
         for problem in self.ruleset.problems:
             self.problems.add("rule", problem.path, problem.rule, problem.reason)
+        self.saver = EngineSaver()
+        self.correlation_dirty = False
         self.correlation = self._restored_correlation()
         follow = FollowOptions(self.problems, options.input_format, options.start_at_end, store.positions())
         self.followers: list[Follower] = [_follower(item, follow) for item in inputs]
@@ -91,7 +97,11 @@ class Watch:
         self.max_event: datetime | None = None
         self.last_input = time.monotonic()
         self.advanced_to: datetime | None = None
-        self.correlation_dirty = False
+        self.pending = Checkpoint()
+        """What the sinks delivered since the last checkpoint written."""
+        self.unsaved = False
+        """Input was read since the last full checkpoint (its positions moved)."""
+        self.last_full = time.monotonic()
 
     # -- public ----------------------------------------------------------------------------
 
@@ -102,7 +112,7 @@ class Watch:
                 if self._step():
                     break
         finally:
-            self._checkpoint([])
+            self._checkpoint()
             for follower in self.followers:
                 follower.close()
             self.status.write()
@@ -127,8 +137,12 @@ class Watch:
             self.correlation_dirty = True
         elif not read and idle >= options.idle_after:
             alerts.extend(self._watermark(idle))
-        if read or alerts or self.correlation_dirty:
-            self._checkpoint(alerts)
+        self.unsaved = self.unsaved or read > 0
+        self._deliver(alerts)
+        if ending or now - self.last_full >= options.checkpoint_every and (
+                self.unsaved or self.correlation_dirty or self.pending.delivered):
+            self._checkpoint()
+        self.counters.batches += 1
         self.status.maybe_write()
         if not read and not ending:
             self.stopping.wait(options.poll_interval)
@@ -197,36 +211,63 @@ class Watch:
     def _backpressure(self) -> bool:
         return any(sink.pending() >= self.options.max_queue for sink in self.sinks)
 
-    def _checkpoint(self, alerts: list[Alert]) -> None:
-        batch = Checkpoint()
+    def _deliver(self, alerts: list[Alert]) -> None:
+        """Hand ``alerts`` to every sink; what a network sink queued is committed now (with the
+        delivered keys gathered so far), the rest waits for the next full checkpoint."""
+        if not alerts:
+            return
         for sink in self.sinks:
-            sink.deliver(alerts, batch)
+            sink.deliver(alerts, self.pending)
+        if self.pending.outbox:
+            self._write(self.pending)
+
+    def _checkpoint(self) -> None:
+        """A full checkpoint: what was delivered, positions, and the correlation state if it
+        changed (incrementally: only occurrences not saved yet)."""
+        batch = self.pending
         for follower in self.followers:
             batch.positions.extend(follower.positions())
+        snapshot = None
         if self.correlation_dirty:
-            batch.correlation = save_engine(self.correlation)
+            snapshot = self.saver.save(self.correlation)
+            batch.correlation = snapshot.structure
+            batch.occurrences_added, batch.occurrences_removed = snapshot.added, snapshot.removed
             batch.meta["rules"] = rules_fingerprint(self.correlation.specs)
-            self.correlation_dirty = False
-        self.store.checkpoint(batch)
+        self._write(batch)
+        if snapshot is not None:
+            self.saver.written(snapshot)
+        self.correlation_dirty = self.unsaved = False
+        self.last_full = time.monotonic()
         for follower in self.followers:
             if isinstance(follower, DirectoryFollower):
                 self.store.forget_positions(follower.gone())
+
+    def _write(self, batch: Checkpoint) -> None:
+        self.store.checkpoint(batch)
+        self.pending = Checkpoint()
         for sink in self.sinks:
             sink.committed()
-        self.counters.batches += 1
 
     def _restored_correlation(self) -> CorrelationEngine:
-        options, specs = self.options, self.ruleset.correlations
-        blob = self.store.get_meta("correlation")
-        if blob is not None and self.store.get_meta("rules") == rules_fingerprint(specs):
+        """The saved engine or, when there is none that fits, an empty one (whose snapshot
+        replaces the saved one at the first checkpoint)."""
+        options, specs, store = self.options, self.ruleset.correlations, self.store
+        blob = store.get_meta("correlation")
+        if blob is not None and store.get_meta("rules") == rules_fingerprint(specs):
             try:
-                return restore_engine(blob, specs, options.lateness, options.max_groups, self.problems)
+                occurrences = store.occurrences()
+                engine = restore_engine(blob, specs, options.lateness, options.max_groups, self.problems,
+                                        occurrences)
+                self.saver = EngineSaver(occurrences)
+                return engine
             except Exception as exc:  # a damaged or foreign snapshot: say so, start afresh
                 self.problems.add("correlation", str(self.store.path), None,
                                   f"saved correlation state not restored ({type(exc).__name__}: {exc})")
         elif blob is not None:
             self.problems.add("correlation", str(self.store.path), None,
                               "the correlation rules changed since the state was saved: open windows dropped")
+        store.clear_occurrences()
+        self.correlation_dirty = True
         return CorrelationEngine(specs, options.lateness, options.max_groups, self.problems)
 
     def health(self) -> dict[str, Any]:

@@ -1,15 +1,19 @@
 """Durable state of `watchpost watch`: one SQLite file under the ``--state`` directory.
 
-Everything a restart needs is written in **one transaction per batch** (`StateStore.checkpoint`),
-after the sinks have made the batch's alerts durable (written and fsynced, or queued):
+Everything a restart needs is written in **one transaction** (`StateStore.checkpoint`), after the
+sinks have made the alerts durable (written and fsynced, or queued); a full checkpoint (positions
+and correlation state) at most every ``checkpoint_every`` seconds, and in between a transaction
+with only the alerts queued for network sinks and the delivered keys when a batch queued some:
 
 - ``positions``: per source (its follower's key and its name), the file identity (``st_dev``,
   ``st_ino``), the byte offset just after the last fully processed line, how many lines and
   ``<Event>`` elements lie before it (so origins keep the numbers a hunt gives), the last EVTX
   record processed, and the format;
-- ``meta``: the pickled correlation engine (``correlation``), the fingerprint of the rules it
+- ``meta``: the pickled correlation engine's structure (``correlation``), the fingerprint of the rules it
   belongs to (``rules``), and small per-sink values (``sink:<name>:<key>``, e.g. the size of a
   JSONL sink's file at the checkpoint);
+- ``occurrences``: the occurrences the correlation structure refers to, one pickled row each,
+  written once (`watchpost.watch.correlation_state`);
 - ``delivered``: keys of alerts already handed to each sink (newest ``DELIVERED_KEEP`` per sink);
 - ``outbox``: alerts queued for sinks that send over the network (webhook, syslog); a sender
   removes a row once its receiver took it.
@@ -43,7 +47,11 @@ CREATE TABLE IF NOT EXISTS outbox (
     seq INTEGER PRIMARY KEY AUTOINCREMENT, sink TEXT NOT NULL, key TEXT NOT NULL,
     body BLOB NOT NULL, attempts INTEGER NOT NULL DEFAULT 0);
 CREATE INDEX IF NOT EXISTS outbox_sink ON outbox (sink, seq);
+CREATE TABLE IF NOT EXISTS occurrences (seq INTEGER PRIMARY KEY, body BLOB NOT NULL);
 """
+WAL_LIMIT = 16 << 20
+"""Bytes the write-ahead log is cut back to after SQLite checkpoints it (it would keep its
+largest size otherwise)."""
 
 
 @dataclass
@@ -76,6 +84,8 @@ class Checkpoint:
     delivered: dict[str, list[str]] = field(default_factory=dict)
     outbox: list[tuple[str, str, bytes]] = field(default_factory=list)
     """(sink, alert key, body) rows to queue."""
+    occurrences_added: list[tuple[int, bytes]] = field(default_factory=list)
+    occurrences_removed: list[int] = field(default_factory=list)
     meta: dict[str, bytes] = field(default_factory=dict)
 
 
@@ -85,6 +95,7 @@ def open_connection(path: Path) -> sqlite3.Connection:
     connection.execute("PRAGMA journal_mode=WAL")
     connection.execute("PRAGMA synchronous=FULL")
     connection.execute("PRAGMA busy_timeout=30000")
+    connection.execute(f"PRAGMA journal_size_limit={WAL_LIMIT}")
     return connection
 
 
@@ -119,6 +130,14 @@ class StateStore:
         rows = self.connection.execute("SELECT key FROM delivered WHERE sink = ?", (sink,))
         return {row[0] for row in rows}
 
+    def occurrences(self) -> dict[int, bytes]:
+        rows = self.connection.execute("SELECT seq, body FROM occurrences")
+        return {int(seq): bytes(body) for seq, body in rows}
+
+    def clear_occurrences(self) -> None:
+        """For a correlation engine that starts empty (its seqs start again from 0)."""
+        self.connection.execute("DELETE FROM occurrences")
+
     def queued(self, sink: str | None = None) -> int:
         if sink is None:
             row = self.connection.execute("SELECT count(*) FROM outbox").fetchone()
@@ -144,6 +163,10 @@ class StateStore:
             for sink, keys in batch.delivered.items():
                 self._add_delivered(sink, keys)
             connection.executemany("INSERT INTO outbox (sink, key, body) VALUES (?, ?, ?)", batch.outbox)
+            connection.executemany("DELETE FROM occurrences WHERE seq = ?",
+                                   [(seq,) for seq in batch.occurrences_removed])
+            connection.executemany("INSERT OR REPLACE INTO occurrences VALUES (?, ?)",
+                                   batch.occurrences_added)
             connection.execute("COMMIT")
         except BaseException:
             connection.execute("ROLLBACK")
