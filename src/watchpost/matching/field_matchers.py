@@ -30,7 +30,7 @@ from watchpost.matching.event_values import (
     texts_of,
 )
 from watchpost.matching.nodes import NO_EQUALITIES, Equalities, Literals, Node
-from watchpost.matching.string_patterns import TextCall, TextTest, required_text
+from watchpost.matching.string_patterns import TextCall, TextTest, required_texts
 
 
 @dataclass(frozen=True, slots=True)
@@ -75,20 +75,28 @@ class FieldText(Node):
     def required_literals(self, ignore: frozenset[str] = frozenset()) -> Literals | None:
         if self.field in ignore:
             return None
-        found: set[tuple[str, str]] = set()
-        for pattern in self.test.patterns:
-            literal = required_text(pattern)
-            if not literal:
-                return None
-            if self.cased:  # the lower-cased text holds the lower-cased literal when it is ASCII
-                if not literal.isascii():
-                    return None
-                literal = literal.lower()
-            found.add((self.field, literal))
-        return frozenset(found) if found else None
+        found = pattern_literals(self.test, self.cased)
+        return None if found is None else frozenset((self.field, literal) for literal in found)
 
     def referenced_fields(self) -> frozenset[str]:
         return frozenset((self.field,))
+
+
+def pattern_literals(test: TextTest, cased: bool) -> frozenset[str] | None:
+    """Lower-case literals one of which occurs in the lower-cased text any of ``test``'s
+    patterns matches (None when some pattern requires none)."""
+    found: set[str] = set()
+    for pattern in test.patterns:
+        literals = required_texts(pattern)
+        if not literals:
+            return None
+        for literal in literals:
+            if cased:  # the lower-cased text holds the lower-cased literal when it is ASCII
+                if not literal.isascii():
+                    return None
+                literal = literal.lower()
+            found.add(literal)
+    return frozenset(found) if found else None
 
 
 @dataclass(frozen=True, slots=True)

@@ -20,7 +20,8 @@ from dataclasses import dataclass
 
 from watchpost.events import Event
 from watchpost.matching.event_values import texts_of
-from watchpost.matching.nodes import Node
+from watchpost.matching.field_matchers import pattern_literals
+from watchpost.matching.nodes import Literals, Node
 from watchpost.matching.string_patterns import PatternKind, TextCall, TextTest
 
 _SEPARATOR = "\n"
@@ -37,15 +38,34 @@ class _JoinedTexts:
     def of(self, event: Event, cased: bool) -> str:
         entry = self._entry
         if entry[0] is not event:
-            raw = _SEPARATOR.join(
-                text for value in event.fields.values() if value is not None for text in texts_of(value)
-            )
+            raw = _SEPARATOR.join(_string_forms(event))
             entry = (event, raw, raw.lower())
             self._entry = entry  # one tuple store: threads see either the old or the new entry
         return entry[1] if cased else entry[2]
 
 
+def _string_forms(event: Event) -> list[str]:
+    """Every string form of every field value, in field order (strings taken as they are)."""
+    forms: list[str] = []
+    add = forms.append
+    for value in event.fields.values():
+        if type(value) is str:
+            add(value)
+        elif value is not None:
+            forms.extend(texts_of(value))
+    return forms
+
+
 _JOINED = _JoinedTexts()
+
+ANY_FIELD = "\x00any field"
+"""The pseudo-field of keyword literals in `Node.required_literals`: the literal occurs in the
+lower-cased string form of some field (`lowered_joined` holds them all)."""
+
+
+def lowered_joined(event: Event) -> str:
+    """The lower-cased string forms of all of ``event``'s fields, joined by line breaks."""
+    return _JOINED.of(event, False)
 
 
 def joinable(test: TextTest) -> bool:
@@ -86,6 +106,10 @@ class KeywordText(Node):
 
     def cost(self) -> int:
         return 20 + self.test.cost
+
+    def required_literals(self, ignore: frozenset[str] = frozenset()) -> Literals | None:
+        found = pattern_literals(self.test, self.cased)
+        return None if found is None else frozenset((ANY_FIELD, literal) for literal in found)
 
     def searches_keywords(self) -> bool:
         return True

@@ -5,20 +5,26 @@ Most Sigma rules require some literal in some field (``CommandLine|contains: 'ne
 (field, literal) one of which every matching event has in the field's lower-cased text. This
 module builds one Aho-Corasick automaton per field over all those literals; for an event it scans
 each field once (C speed, whatever the number of rules) and returns the variants whose literal
-requirement is met. Variants without a requirement are always candidates. The prefilter only
+requirement is met. Keyword literals (pseudo-field `ANY_FIELD`) are searched once in the joined
+lower-cased text of all fields, the text keyword rules search anyway. Variants without a
+requirement are always candidates. The prefilter only
 removes variants that cannot match, so results are those of evaluating every candidate.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from operator import itemgetter
 from typing import Any
 
 import ahocorasick
+import re2
 
 from watchpost.events import Event
 from watchpost.matching.event_values import text_of, texts_of
+from watchpost.matching.keyword_search import ANY_FIELD, lowered_joined
+from watchpost.matching.model import CompileError
+from watchpost.matching.string_patterns import compile_re2
 
 _number = itemgetter(1)  # (end, literal number) -> literal number
 
@@ -53,6 +59,7 @@ class LiteralPrefilter:
         for automaton in automata.values():
             automaton.make_automaton()
         self.automata = automata
+        self.keyword_gate = _any_literal_search(literal for field, literal in ids if field == ANY_FIELD)
 
     def fields_for(self, positions: Iterable[int]) -> tuple[str, ...]:
         """The fields worth scanning for events whose candidates are ``positions``."""
@@ -67,6 +74,12 @@ class LiteralPrefilter:
         values = event.fields
         automata = self.automata
         for field in fields:
+            if field == ANY_FIELD:
+                text = lowered_joined(event)
+                gate = self.keyword_gate
+                if gate is None or gate(text) is not None:
+                    hits.update(map(_number, automata[field].iter(text)))
+                continue
             value = values.get(field)
             if value is None:
                 continue
@@ -82,3 +95,16 @@ class LiteralPrefilter:
                     hits.update(map(_number, iterate(scalar.lower())))
         by_literal = self.variants_by_literal
         return set().union(*(by_literal[number] for number in hits)) if hits else set()
+
+
+def _any_literal_search(literals: Iterable[str]) -> Callable[[str], object] | None:
+    """One RE2 search for any of ``literals``: on long texts (all fields joined) it is ~3x faster
+    than the automaton, which then only runs on texts that hold a literal. None if RE2 refuses."""
+    alternation = "|".join(re2.escape(literal) for literal in sorted(set(literals)))
+    if not alternation:
+        return None
+    try:
+        search: Callable[[str], object] = compile_re2(alternation, "keyword literals").search
+    except CompileError:
+        return None
+    return search

@@ -42,6 +42,7 @@ from sigma.types import (
 )
 
 from watchpost.matching.model import CompileError
+from watchpost.matching.regex_literals import required_regex_literals
 
 TextCall = Callable[[str], object]
 """A test on one text; the result is used for its truth value."""
@@ -89,7 +90,7 @@ class TextPattern:
 
     kind: PatternKind
     text: str = ""
-    pieces: tuple[str, ...] = ()  # PIECES: prefix, middle parts..., suffix
+    pieces: tuple[str, ...] = ()  # PIECES: prefix, middle parts..., suffix; WILDCARD: literal runs
     regex: Any = None  # WILDCARD / REGEX: a compiled RE2 expression
     source: str = ""  # the value as the rule writes it, for messages
     glob: str = ""  # PIECES / WILDCARD: the equivalent RE2 body, for merging several into one
@@ -114,14 +115,22 @@ class TextPattern:
         return self.regex.search  # type: ignore[no-any-return]
 
 
-def required_text(pattern: TextPattern) -> str:
-    """A substring every text the pattern matches contains ("" when there is none to tell)."""
+def required_texts(pattern: TextPattern) -> frozenset[str] | None:
+    """Substrings one of which every text the pattern matches contains (None: none to tell).
+
+    Plain values give their text, wildcard values their longest literal run between wildcards,
+    regular expressions what `required_regex_literals` finds (already lower-cased: those are
+    compared with lower-cased text only).
+    """
     kind = pattern.kind
     if kind in (PatternKind.EXACT, PatternKind.PREFIX, PatternKind.SUFFIX, PatternKind.CONTAINS):
-        return pattern.text
-    if kind is PatternKind.PIECES:
-        return max(pattern.pieces, key=len, default="")
-    return ""
+        return frozenset((pattern.text,)) if pattern.text else None
+    if kind in (PatternKind.PIECES, PatternKind.WILDCARD):
+        longest = max(pattern.pieces, key=len, default="")
+        return frozenset((longest,)) if longest else None
+    if kind is PatternKind.REGEX:
+        return required_regex_literals(pattern.regex.pattern)
+    return None
 
 
 def _any_text(text: str) -> bool:
@@ -242,7 +251,8 @@ def _glob_regex(tokens: Sequence[str | SpecialChars]) -> str:
 def _wildcard_pattern(tokens: Sequence[str | SpecialChars], source: str) -> TextPattern:
     glob = _glob_regex(tokens)
     regex = compile_re2(f"(?s){glob}", f"wildcard value '{source}'")
-    return TextPattern(PatternKind.WILDCARD, regex=regex, source=source, glob=glob)
+    runs = tuple(token for token in tokens if isinstance(token, str))  # for `required_texts` only
+    return TextPattern(PatternKind.WILDCARD, pieces=runs, regex=regex, source=source, glob=glob)
 
 
 def pattern_from_regex(value: SigmaRegularExpression) -> TextPattern:
