@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import random
 import shutil
 import statistics
@@ -72,6 +73,7 @@ def main() -> None:
     (work / "logs").mkdir()
     log, sink = work / "logs" / "sysmon.jsonl", work / "alerts.jsonl"
     log.touch()
+    load_start = f"{os.getloadavg()[0]:.2f}"
     process = subprocess.Popen([sys.executable, "-m", "watchpost.commands.watch", str(work / "logs"),
                                 "--state", str(work / "state"), "--jsonl", str(sink), "--poll", "0.05",
                                 "--lateness", "5"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
@@ -125,6 +127,10 @@ def main() -> None:
     last = [kib for at, kib in memory if at >= args.seconds - 60]
     print(f"RSS first minute max {max(first) / 1024:.1f} MiB, last minute max {max(last) / 1024:.1f} MiB, "
           f"overall max {max(k for _, k in memory) / 1024:.1f} MiB ({len(memory)} samples, {elapsed:.0f} s)")
+    series = [f"{at:.0f}s {kib / 1024:.1f}" for at, kib in memory
+              if round(at) % 60 < 5 or at == memory[-1][0]]
+    print("RSS MiB over time: " + ", ".join(series))
+    print(f"load average at start {load_start}, at end {os.getloadavg()[0]:.2f}")
     shutil.rmtree(work, ignore_errors=True)
 
 
