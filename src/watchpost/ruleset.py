@@ -65,6 +65,7 @@ class RuleIndex:
         self._use_prefilter = prefilter
         self._cache: dict[IndexKey, KeyPlan] = {}
         self._prefilter = self._build_prefilter()
+        self._selectors = _Selectors(self._variants)
 
     def _build_prefilter(self) -> LiteralPrefilter | None:
         if not self._use_prefilter:
@@ -80,6 +81,7 @@ class RuleIndex:
         self._use_prefilter = state["_use_prefilter"]
         self._cache = {}
         self._prefilter = self._build_prefilter()
+        self._selectors = _Selectors(self._variants)
 
     def candidates(self, event: Event) -> tuple[IndexedVariant, ...]:
         return self._plan(event).variants
@@ -98,7 +100,7 @@ class RuleIndex:
         return found
 
     def _make_plan(self, hint: LogsourceHint, channel: str, event_id: str) -> KeyPlan:
-        positions = [n for n, v in enumerate(self._variants) if v.admits(hint, channel, event_id)]
+        positions = self._selectors.admitting(hint, channel, event_id)
         variants = tuple(self._variants[n] for n in positions)
         prefilter = self._prefilter
         if prefilter is None:
@@ -141,6 +143,33 @@ class RuleIndex:
             if candidate.variant.matcher.matches(event):
                 last = rule
                 yield rule
+
+
+class _Selectors:
+    """Variant positions by required Channel, by required EventID and by logsource gate, so that
+    a new index key costs a few set operations instead of one `IndexedVariant.admits` per variant
+    (151 keys x 4,423 SigmaHQ variants took 0.4 s per process)."""
+
+    def __init__(self, variants: Sequence[IndexedVariant]) -> None:
+        self.by_channel: dict[str | None, set[int]] = {None: set()}
+        self.by_event_id: dict[str | None, set[int]] = {None: set()}
+        self.by_gate: dict[Any, set[int]] = {}
+        for position, variant in enumerate(variants):
+            for channel in variant.channels if variant.channels is not None else (None,):
+                self.by_channel.setdefault(channel, set()).add(position)
+            for event_id in variant.event_ids if variant.event_ids is not None else (None,):
+                self.by_event_id.setdefault(event_id, set()).add(position)
+            self.by_gate.setdefault(variant.variant.gate, set()).add(position)
+
+    def admitting(self, hint: LogsourceHint, channel: str, event_id: str) -> list[int]:
+        """Positions of the variants `IndexedVariant.admits` (hint, channel, event_id), in order."""
+        found = self.by_channel[None] | self.by_channel.get(channel, set())
+        found &= self.by_event_id[None] | self.by_event_id.get(event_id, set())
+        gated: set[int] = set()
+        for gate, positions in self.by_gate.items():
+            if gate.admits(hint):
+                gated |= positions
+        return sorted(found & gated)
 
 
 def index_variant(rule: CompiledRule, variant: CompiledVariant) -> IndexedVariant:
