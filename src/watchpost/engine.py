@@ -57,6 +57,8 @@ class HuntStats:
     """What a hunt read and raised, for the closing summary."""
 
     sources: int = 0
+    sources_done: int = 0
+    """Sources fully read and matched (the progress line shows done/total)."""
     sources_failed: int = 0
     events: int = 0
     events_in_range: int = 0
@@ -149,16 +151,21 @@ class Hunt:
             stats.events_in_range += selection.skipped
         if count == 0 and self.problems.by_path[source.name] > problems_before:
             stats.sources_failed += 1
+        stats.sources_done += 1
 
     def _outcomes(self, matcher: SourceMatcher, sources: Sequence[Source]) -> Iterator[SourceOutcome]:
         """Each source's outcome, counted."""
+        stats = self.stats
         for outcome in run_sources(matcher, sources, self.options.jobs):
-            merge_problems(self.problems, outcome.problems)
-            self.stats.events += outcome.events
-            self.stats.events_in_range += outcome.in_range
-            self.stats.matches += outcome.matches
-            if outcome.events == 0 and outcome.problems.by_path[outcome.name] > 0:
-                self.stats.sources_failed += 1
+            problems = outcome.problems
+            if problems is not None:
+                merge_problems(self.problems, problems)
+                if outcome.events == 0 and problems.by_path[outcome.name] > 0:
+                    stats.sources_failed += 1
+            stats.events += outcome.events
+            stats.events_in_range += outcome.in_range
+            stats.matches += outcome.matches
+            stats.sources_done += 1
             yield outcome
 
     def _keep(self, alert: Alert) -> Iterator[Alert]:

@@ -43,7 +43,10 @@ Found = tuple[int, Event]
 
 @dataclass
 class SourceOutcome:
-    """What matching one source gave: counts, problems, and the kept matches (or their file)."""
+    """What matching one source gave: counts, problems, and the kept matches (or their file).
+
+    ``problems`` is None when the source had none (most do): nothing to send back or merge.
+    """
 
     name: str
     events: int = 0
@@ -51,7 +54,7 @@ class SourceOutcome:
     matches: int = 0
     found: list[Found] = field(default_factory=list)
     spill: str | None = None
-    problems: ProblemLog = field(default_factory=ProblemLog)
+    problems: ProblemLog | None = None
 
 
 class SourceMatcher:
@@ -98,7 +101,8 @@ class SourceMatcher:
     def run(self, source: Source) -> SourceOutcome:
         """Match every event of ``source``; keep the matches the parent needs."""
         outcome = SourceOutcome(source.name)
-        events, selection = self.events(source, outcome.problems)
+        problems = ProblemLog()
+        events, selection = self.events(source, problems)
         match = self.ruleset.index.match
         positions, kept, found = self.positions, self.kept, outcome.found
         timed = self.since is not None or self.until is not None
@@ -118,6 +122,8 @@ class SourceMatcher:
             outcome.in_range += selection.skipped
         if len(found) > SPILL_AT and self.spill_dir is not None:
             spill(outcome, self.spill_dir)
+        if problems.counts:
+            outcome.problems = problems
         return outcome
 
 
