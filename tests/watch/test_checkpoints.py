@@ -47,7 +47,7 @@ def open_watch(tmp_path: Path, recorder: Recorder | None, **options: Any) -> tup
     sinks: list[DeliverySink] = [DurableJsonlSink(tmp_path / "alerts.jsonl", store)]
     if recorder is not None:
         sinks.append(OutboxSink("webhook", recorder, store))
-    settings = WatchOptions(poll_interval=0.01, idle_after=0.0, **options)
+    settings = WatchOptions(poll_interval=0.01, **options)
     return Watch(settings, [str(tmp_path / "watched")], store, sinks), sinks
 
 
@@ -65,7 +65,8 @@ def test_crash_between_full_checkpoints_delivers_each_alert_once(tmp_path: Path,
     lines = labelled_stream(2000, seed=11)
     half = len(lines) // 2
     recorder = Recorder() if network else None
-    first, sinks = open_watch(tmp_path, recorder, checkpoint_every=0.0)
+    # No watermark move (it would checkpoint at once when it closes windows with alerts).
+    first, sinks = open_watch(tmp_path, recorder, checkpoint_every=0.0, idle_after=1e9)
     append(watched, lines[:half])
     steps(first, 5)  # a full checkpoint after every batch
     saved = first.store.positions()
@@ -79,7 +80,7 @@ def test_crash_between_full_checkpoints_delivers_each_alert_once(tmp_path: Path,
         sink.close(wait=0.2)
     first.store.close()
 
-    second, sinks = open_watch(tmp_path, recorder, stop_when_idle=0.0)
+    second, sinks = open_watch(tmp_path, recorder, stop_when_idle=0.0, idle_after=0.0)
     second.run()
     for sink in sinks:
         sink.close(wait=30.0)
@@ -121,3 +122,23 @@ def test_incremental_snapshots_restore_the_same_engine_and_drop_unused_rows() ->
         assert keys == expected
         emptied = saver.save(engine)
         assert emptied.added == [] and sorted(emptied.removed) == sorted(rows)
+
+
+def test_a_watermark_move_that_closes_windows_is_checkpointed_at_once(tmp_path: Path) -> None:
+    """Alerts made by the idle time rather than by input are saved with their state at once,
+    not up to ``checkpoint_every`` later."""
+    watched = tmp_path / "watched"
+    watched.mkdir()
+    append(watched, labelled_stream(2000, seed=11))  # 74 s of events: all within the lateness
+    watch, sinks = open_watch(tmp_path, None, checkpoint_every=3600.0, idle_after=0.0)
+    steps(watch, 1)
+    read_alerts = len(jsonl_ids(tmp_path / "alerts.jsonl"))
+    assert watch.counters.events > 2000 and watch.store.positions() == {}
+    steps(watch, 1)  # idle: the watermark releases the matches and the bursts fire
+    assert len(jsonl_ids(tmp_path / "alerts.jsonl")) > read_alerts
+    saved = watch.store.positions()
+    assert [p.offset for p in saved.values()] == [p.offset for f in watch.followers for p in f.positions()]
+    assert watch.store.get_meta("correlation") is not None
+    for sink in sinks:
+        sink.close()
+    watch.store.close()

@@ -102,6 +102,11 @@ class Watch:
         self.unsaved = False
         """Input was read since the last full checkpoint (its positions moved)."""
         self.last_full = time.monotonic()
+        self.checkpoint_now = False
+        """The next batch ends with a full checkpoint whatever the time (see `_step`)."""
+        self.unreadable = any(isinstance(follower, StdinFollower) for follower in self.followers)
+        """A source whose position cannot be saved: what it gave is only kept by the correlation
+        state, so that is saved after every batch that read something."""
 
     # -- public ----------------------------------------------------------------------------
 
@@ -139,8 +144,9 @@ class Watch:
             alerts.extend(self._watermark(idle))
         self.unsaved = self.unsaved or read > 0
         self._deliver(alerts)
-        if ending or now - self.last_full >= options.checkpoint_every and (
-                self.unsaved or self.correlation_dirty or self.pending.delivered):
+        if ending or self.checkpoint_now or (self.unreadable and read) or (
+                now - self.last_full >= options.checkpoint_every
+                and (self.unsaved or self.correlation_dirty or self.pending.delivered)):
             self._checkpoint()
         self.counters.batches += 1
         self.status.maybe_write()
@@ -199,7 +205,10 @@ class Watch:
             return []
         self.advanced_to = target
         self.correlation_dirty = True
-        return self._keep(self.correlation.advance(target))
+        alerts = self._keep(self.correlation.advance(target))
+        # Windows decided by the idle time, not by input: saved with the alerts they gave.
+        self.checkpoint_now = self.checkpoint_now or bool(alerts)
+        return alerts
 
     def _keep(self, alerts: list[Alert]) -> list[Alert]:
         minimum = self.options.min_level
@@ -236,7 +245,7 @@ class Watch:
         self._write(batch)
         if snapshot is not None:
             self.saver.written(snapshot)
-        self.correlation_dirty = self.unsaved = False
+        self.correlation_dirty = self.unsaved = self.checkpoint_now = False
         self.last_full = time.monotonic()
         for follower in self.followers:
             if isinstance(follower, DirectoryFollower):
