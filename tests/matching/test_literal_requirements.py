@@ -18,7 +18,12 @@ from sigma.types import SigmaString, SpecialChars
 from tests.matching.helpers import compile_detection, event
 from watchpost.matching.keyword_search import ANY_FIELD, lowered_joined
 from watchpost.matching.regex_literals import required_regex_literals
-from watchpost.matching.string_patterns import PatternKind, pattern_from_string, required_texts
+from watchpost.matching.string_patterns import (
+    PatternKind,
+    length_search,
+    pattern_from_string,
+    required_texts,
+)
 
 # Letters that overlap often, case pairs, characters RE2 folds specially under (?i) (long s, Kelvin
 # sign), non-ASCII letters whose lower-case form differs or is longer, and metacharacters.
@@ -199,3 +204,14 @@ def _texts(value: object) -> list[str]:
     if isinstance(value, list):
         return [str(item) for item in value if item is not None]
     return [str(value)]
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.integers(0, 6), st.sampled_from(["", "(?i)", "(?s)", "(?m)", "(?is)"]),
+       st.text(alphabet="ab\n\r\u00e4 ", max_size=14))
+def test_length_only_regexes_run_without_re2_and_agree_with_it(least: int, flags: str, text: str) -> None:
+    pattern = f"{flags}.{{{least},}}"
+    fast = length_search(pattern)
+    assert fast is not None
+    assert bool(fast.search(text)) == (compiled(pattern).search(text) is not None)  # type: ignore[attr-defined]
+    assert length_search(f"a{pattern}") is None and length_search(f"{flags}.{{{least},9}}") is None

@@ -267,7 +267,37 @@ def pattern_from_regex(value: SigmaRegularExpression) -> TextPattern:
     letters = "".join(sorted(_FLAG_LETTERS[flag] for flag in value.flags))
     pattern = f"(?{letters}){expression}" if letters else expression
     regex = compile_re2(pattern, f"regular expression '{expression}'")
-    return TextPattern(PatternKind.REGEX, regex=regex, source=expression)
+    return TextPattern(PatternKind.REGEX, regex=length_search(pattern) or regex, source=expression)
+
+
+_LENGTH_ONLY = re2.compile(r"(?:\(\?([ims]+)\))?\.\{(\d+),\}")
+
+
+def length_search(pattern: str) -> LengthSearch | None:
+    """`LengthSearch` for a pattern that is only ``.{n,}`` (flags allowed), else None."""
+    found = _LENGTH_ONLY.fullmatch(pattern)
+    if found is None:
+        return None
+    return LengthSearch(int(found.group(2)), "s" in (found.group(1) or ""), pattern)
+
+
+@dataclass(frozen=True, slots=True)
+class LengthSearch:
+    """The RE2 search ``.{n,}`` without a regex: some run of ``least`` characters with no line
+    break in it (any ``least`` characters with the ``s`` flag). RE2 spent ~0.1 ms per long
+    command line on the counted repetition ("Unusually Long PowerShell CommandLine")."""
+
+    least: int
+    dotall: bool
+    pattern: str
+
+    def search(self, text: str) -> bool:
+        least = self.least
+        if len(text) < least:
+            return False
+        if self.dotall or "\n" not in text:
+            return True
+        return any(len(line) >= least for line in text.split("\n"))
 
 
 def literal_pattern(text: str, anywhere: bool = False) -> TextPattern:
