@@ -1,7 +1,9 @@
 """Followers: which file to read next, as ``tail -F`` does, for files, directories and stdin.
 
 - `FileFollower` follows a **name**: appends; rotation by rename (the file at the name gets a new
-  ``(st_dev, st_ino)``: the old file is read to its end, then the new one from its start);
+  ``(st_dev, st_ino)``: the old file is read to its end, then the new one from its start; after a
+  restart the saved file is looked for by identity in the same directory and finished first, or
+  reported if gone);
   truncation (the size drops below the position: read again from the start); a file that does
   not exist yet (read from its start once it appears). EVTX files are re-parsed when they change
   and only records after the last one processed are taken.
@@ -128,8 +130,7 @@ class FileFollower:
         elif stored is not None and stored.identity == identity_of(stat):
             position = stored
         elif stored is not None:
-            self.options.problems.add("read", self.name, None, "the file was replaced while watchpost "
-                                      "was stopped: the new file is read from its start")
+            self._resume_rotated(stored)
         elif self.first_open:
             at_end = self.options.start_at_end
         self.first_open = False
@@ -140,9 +141,29 @@ class FileFollower:
             return
         self.current = opened
 
+    def _resume_rotated(self, stored: Position) -> None:
+        """The name points to another file than the saved position's: the saved file was rotated
+        while watchpost was stopped (or while it was still draining it). Finish it from the saved
+        offset (found by identity in the same directory), or report what cannot be read."""
+        found = _find_identity(self.path.parent, stored.identity)
+        if found is None:
+            self.options.problems.add(
+                "read", self.name, f"line {stored.lines}",
+                f"rotated away before it was read to its end: whatever followed offset {stored.offset} "
+                f"(line {stored.lines}) of the file {stored.dev}:{stored.ino} was not read (it is no "
+                f"longer in {self.path.parent}); the new file is read from its start")
+            return
+        path, size = found
+        if stored.format == "evtx" or size > stored.offset:
+            try:
+                self.draining = _OpenFile(path, stored, self.options, at_end=False)
+            except OSError as exc:
+                self.options.problems.add("read", str(path), None, f"cannot open: {exc}")
+
     def positions(self) -> list[Position]:
-        # The name's position is the newest file's; a rotated file still draining is lost on a
-        # crash only if it was also deleted (then nothing could read it again anyway).
+        # The name's position is the newest file's; while a rotated file drains it is the rotated
+        # file's (a restart finds it by identity in the directory, finishes it, then reads the
+        # new file from its start; if it was deleted meanwhile, that is reported).
         if self.current is not None and self.draining is None:
             return [self.current.position]
         if self.draining is not None:
@@ -156,7 +177,7 @@ class FileFollower:
         if opened is not None:
             try:
                 size = os.fstat(opened.handle.fileno()).st_size
-            except OSError:
+            except (OSError, ValueError):  # ValueError: closed (the final status line)
                 size = None
         return {"source": self.name, "offset": position.offset if position else None,
                 "lines": position.lines if position else None, "size": size,
@@ -249,6 +270,24 @@ class DirectoryFollower:
     def close(self) -> None:
         for opened in self.files.values():
             opened.close()
+
+
+def _find_identity(directory: Path, identity: tuple[int, int] | None) -> tuple[Path, int] | None:
+    """The file in ``directory`` (not recursively) with ``identity``, and its size."""
+    if identity is None:
+        return None
+    try:
+        entries = list(os.scandir(directory))
+    except OSError:
+        return None
+    for entry in entries:
+        try:
+            stat = entry.stat()
+        except OSError:
+            continue
+        if identity_of(stat) == identity and entry.is_file():
+            return Path(entry.path), stat.st_size
+    return None
 
 
 def _walk(root: Path) -> list[Path]:

@@ -1,0 +1,121 @@
+"""A followed file name rotated by rename while watchpost is stopped (or killed) before the old
+file was read to its end: the restart finishes the old file (found by identity in the same
+directory) from the saved offset, then reads the new file; a rotated file gone is reported."""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+from collections import Counter
+from pathlib import Path
+
+import orjson
+import pytest
+
+from tests.watch.replay import labelled_stream, run_to_end, watch_command
+from tests.watch.test_followers import drain, line, texts, write
+from watchpost.engine import hunt
+from watchpost.problems import ProblemLog
+from watchpost.watch import followers
+from watchpost.watch.followers import FileFollower, FollowOptions
+from watchpost.watch.state import Position
+
+
+def crash_copy(follower: FileFollower) -> dict[str, Position]:
+    """The positions a checkpoint would have saved (copies: the follower goes on changing its own)."""
+    return {p.key: dataclasses.replace(p) for p in follower.positions()}
+
+
+def test_killed_while_draining_a_rotated_file_resumes_it(tmp_path: Path,
+                                                         monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(followers, "READ_LIMIT", 3 * len(line(10)))
+    path = tmp_path / "a.jsonl"
+    old = [line(n) for n in range(1, 21)]
+    new = [line(n, "new") for n in range(21, 31)]
+    write(path, "".join(old[:10]))
+    first = FileFollower(path, FollowOptions(ProblemLog()))
+    read = texts([chunk for _ in range(2) if (chunk := first.poll()) is not None])
+    write(path, "".join(old[10:]))
+    os.rename(path, tmp_path / "a.jsonl.1")
+    write(path, "".join(new))
+    read += texts([chunk for _ in range(3) if (chunk := first.poll()) is not None])
+    assert first.draining is not None and 0 < len(read) < len(old)  # killed half-way through
+    saved = crash_copy(first)
+    first.close()
+    problems = ProblemLog()
+    second = FileFollower(path, FollowOptions(problems, stored=saved))
+    read += texts(drain(second))
+    assert Counter(read) == Counter(text.strip() for text in old + new)
+    assert read == [text.strip() for text in old + new]
+    assert problems.count() == 0
+    assert second.positions()[0].offset == path.stat().st_size
+
+
+def test_stopped_after_rotation_with_a_dated_name(tmp_path: Path) -> None:
+    path = tmp_path / "a.jsonl"
+    write(path, line(1) + line(2))
+    first = FileFollower(path, FollowOptions(ProblemLog()))
+    assert len(texts(drain(first))) == 2
+    saved = crash_copy(first)
+    first.close()
+    write(path, line(3) + line(4, "no newline").rstrip("\n"))
+    os.rename(path, tmp_path / "a.jsonl-20240101")
+    write(path, line(5, "new"))
+    second = FileFollower(path, FollowOptions(ProblemLog(), stored=saved))
+    got = drain(second)
+    assert texts(got) == [line(3).strip(), line(4, "no newline").strip(), line(5, "new").strip()]
+    assert [c.lines_before for c in got] == [2, 3, 0]
+
+
+def test_a_rotated_file_gone_before_it_was_read_is_reported(tmp_path: Path) -> None:
+    path = tmp_path / "a.jsonl"
+    write(path, line(1) + line(2))
+    first = FileFollower(path, FollowOptions(ProblemLog()))
+    drain(first)
+    saved = crash_copy(first)
+    first.close()
+    offset = saved[first.key].offset
+    write(path, line(3))
+    os.rename(path, tmp_path / "a.jsonl.1")
+    write(path, line(4, "new"))
+    os.remove(tmp_path / "a.jsonl.1")  # compressed or deleted after the rotation
+    problems = ProblemLog()
+    second = FileFollower(path, FollowOptions(problems, stored=saved))
+    assert texts(drain(second)) == [line(4, "new").strip()]
+    reported = problems.of_stage("read")
+    assert len(reported) == 1 and problems.count("read") == 1
+    assert reported[0].path == str(path)
+    assert "rotated away before it was read to its end" in reported[0].reason
+    assert f"offset {offset}" in reported[0].reason
+
+
+def signature(rule_id: str, events: list[str]) -> tuple[str, tuple[str, ...]]:
+    return rule_id, tuple(sorted(events))
+
+
+def test_watch_stopped_mid_rotation_delivers_the_hunt_alerts_once(tmp_path: Path) -> None:
+    """The process: run, stop, rotate with unread lines in the old file, run again; compared
+    with a hunt over the rotated and the new file (by rule and event times: the watch names
+    both files by the followed name)."""
+    lines = [item.text for item in labelled_stream(3000) if item.file == "bulk.jsonl"]
+    watched = tmp_path / "watched"
+    watched.mkdir()
+    path = watched / "a.jsonl"
+    out = tmp_path / "alerts.jsonl"
+    log = tmp_path / "watch.log"
+    command = watch_command([path], tmp_path / "state", "--jsonl", str(out))
+    write(path, "\n".join(lines[:1000]) + "\n")
+    run_to_end(command, log)
+    write(path, "\n".join(lines[1000:2000]) + "\n")  # written, then rotated while stopped
+    os.rename(path, watched / "a.jsonl.1")
+    write(path, "\n".join(lines[2000:]) + "\n")
+    run_to_end(command, log)
+    delivered = [orjson.loads(text) for text in out.read_bytes().splitlines() if text]
+    got = Counter(signature(a["rule"]["id"], [e["timestamp"] for e in a["events"]])
+                  for a in delivered if a["rule"]["kind"] != "correlation")
+    expected = Counter(signature(a.rule.id, [e.timestamp.isoformat(timespec="microseconds")
+                                             .replace("+00:00", "Z") for e in a.events])
+                       for a in hunt([str(watched)]) if a.correlation is None)
+    assert len(expected) > 20
+    assert [key for key, n in Counter(a["id"] for a in delivered).items() if n > 1] == []
+    assert got == expected
