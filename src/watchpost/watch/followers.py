@@ -27,8 +27,9 @@ from typing import Any, BinaryIO, Protocol
 
 from watchpost.problems import ProblemLog
 from watchpost.watch.chunks import Chunk, count_elements
+from watchpost.watch.evtx_tail import EvtxTail
 from watchpost.watch.state import Position
-from watchpost.watch.tails import EvtxTail, LineTail, identity_of, is_evtx, sniff_format
+from watchpost.watch.tails import LineTail, identity_of, is_evtx, sniff_format
 
 READ_LIMIT = 1 << 20
 """Bytes of lines (or, for EVTX, events / 100) one poll of one source takes at most."""
