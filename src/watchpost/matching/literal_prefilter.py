@@ -24,7 +24,7 @@ from watchpost.events import Event
 from watchpost.matching.event_values import text_of, texts_of
 from watchpost.matching.keyword_search import ANY_FIELD, lowered_joined
 from watchpost.matching.model import CompileError
-from watchpost.matching.string_patterns import compile_re2
+from watchpost.matching.re2_calls import Re2Test, compile_re2
 
 _number = itemgetter(1)  # (end, literal number) -> literal number
 
@@ -77,7 +77,7 @@ class LiteralPrefilter:
             if field == ANY_FIELD:
                 text = lowered_joined(event)
                 gate = self.keyword_gate
-                if gate is None or gate(text) is not None:
+                if gate is None or gate(text):
                     hits.update(map(_number, automata[field].iter(text)))
                 continue
             value = values.get(field)
@@ -104,7 +104,7 @@ def _any_literal_search(literals: Iterable[str]) -> Callable[[str], object] | No
     if not alternation:
         return None
     try:
-        search: Callable[[str], object] = compile_re2(alternation, "keyword literals").search
+        regex = compile_re2(alternation, "keyword literals")
     except CompileError:
         return None
-    return search
+    return Re2Test(regex).__call__

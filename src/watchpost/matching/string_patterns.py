@@ -42,6 +42,7 @@ from sigma.types import (
 )
 
 from watchpost.matching.model import CompileError
+from watchpost.matching.re2_calls import Re2Test, compile_re2
 from watchpost.matching.regex_literals import required_regex_literals
 
 TextCall = Callable[[str], object]
@@ -111,8 +112,10 @@ class TextPattern:
         if kind is PatternKind.PIECES:
             return PiecesTest(self.pieces).__call__
         if kind is PatternKind.WILDCARD:
-            return self.regex.fullmatch  # type: ignore[no-any-return]
-        return self.regex.search  # type: ignore[no-any-return]
+            return Re2Test(self.regex, full=True).__call__
+        if isinstance(self.regex, LengthSearch):
+            return self.regex.search
+        return Re2Test(self.regex).__call__
 
 
 def required_texts(pattern: TextPattern) -> frozenset[str] | None:
@@ -157,20 +160,6 @@ class PiecesTest:
                 return False
             start = found + len(middle)
         return True
-
-
-def compile_re2(pattern: str, what: str) -> Any:
-    """Compile ``pattern`` with RE2 (linear time) or raise CompileError naming ``what``."""
-    options = re2.Options()
-    options.log_errors = False
-    options.never_capture = True
-    try:
-        return re2.compile(pattern, options)
-    except re2.error as error:
-        reason = error.args[0] if error.args else error
-        if isinstance(reason, bytes):
-            reason = reason.decode("utf-8", "replace")
-        raise CompileError(f"{what} cannot run on RE2: {reason}") from None
 
 
 def _tokens(value: SigmaString) -> list[str | SpecialChars]:
@@ -361,7 +350,7 @@ def _contains_call(needles: tuple[str, ...]) -> TextCall:
     if len(needles) < CONTAINS_REGEX_FROM:
         return ContainsAny(needles).__call__
     alternation = "|".join(re2.escape(needle) for needle in needles)
-    return compile_re2(alternation, "contains list").search  # type: ignore[no-any-return]
+    return Re2Test(compile_re2(alternation, "contains list")).__call__
 
 
 def _globs_calls(globs: Sequence[TextPattern]) -> tuple[TextCall, ...]:
@@ -369,7 +358,7 @@ def _globs_calls(globs: Sequence[TextPattern]) -> tuple[TextCall, ...]:
     if len(globs) < GLOBS_REGEX_FROM:
         return tuple(pattern.call() for pattern in globs)
     alternation = "|".join(f"(?:{pattern.glob})" for pattern in globs)
-    return (compile_re2(f"(?s){alternation}", "wildcard value list").fullmatch,)
+    return (Re2Test(compile_re2(f"(?s){alternation}", "wildcard value list"), full=True).__call__,)
 
 
 def _unique(items: Iterable[str]) -> tuple[str, ...]:
