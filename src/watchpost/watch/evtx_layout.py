@@ -86,19 +86,36 @@ def is_empty_slot(raw: bytes) -> bool:
     return raw[:CHUNK_HEADER_SIZE] == _EMPTY_HEADER[: len(raw)]
 
 
-def scan_chunks(fd: int, size: int) -> tuple[list[ChunkHeader], list[tuple[int, int]]]:
-    """The chunk headers of an open EVTX file (one 512-byte read per slot), and the slots whose
-    header is neither a chunk nor empty (damaged) with the CRC32 of their first 512 bytes."""
-    headers: list[ChunkHeader] = []
-    damaged: list[tuple[int, int]] = []
-    for index in range(slot_count(size)):
-        raw = os.pread(fd, CHUNK_HEADER_SIZE, chunk_offset(index))
-        header = parse_chunk_header(index, raw)
-        if header is not None:
-            headers.append(header)
-        elif not is_empty_slot(raw):
-            damaged.append((index, zlib.crc32(raw)))
-    return headers, damaged
+class ChunkScanner:
+    """Reads the chunk headers of a file, one 512-byte read per slot; a header whose bytes did
+    not change since the previous scan is not parsed again (its CRC32 is compared)."""
+
+    def __init__(self) -> None:
+        self.known: dict[int, tuple[int, ChunkHeader | None]] = {}
+
+    def scan(self, fd: int, size: int) -> tuple[list[ChunkHeader], list[tuple[int, int]]]:
+        """The chunk headers of the open file, and the slots whose header is neither a chunk
+        nor empty (damaged) with the CRC32 of their first 512 bytes."""
+        headers: list[ChunkHeader] = []
+        damaged: list[tuple[int, int]] = []
+        known = self.known
+        count = slot_count(size)
+        for index in range(count):
+            raw = os.pread(fd, CHUNK_HEADER_SIZE, chunk_offset(index))
+            fingerprint = zlib.crc32(raw)
+            seen = known.get(index)
+            if seen is not None and seen[0] == fingerprint:
+                header = seen[1]
+            else:
+                header = parse_chunk_header(index, raw)
+                known[index] = (fingerprint, header)
+            if header is not None:
+                headers.append(header)
+            elif not is_empty_slot(raw):
+                damaged.append((index, fingerprint))
+        for index in [i for i in known if i >= count]:
+            del known[index]
+        return headers, damaged
 
 
 def single_chunk_file(file_header: bytes, chunk: bytes) -> bytes:

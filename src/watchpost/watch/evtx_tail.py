@@ -39,11 +39,11 @@ from watchpost.watch.evtx_layout import (
     CHUNK_SIZE,
     FILE_HEADER_SIZE,
     ChunkHeader,
+    ChunkScanner,
     LayoutError,
     check_file_header,
     chunk_offset,
     parse_chunk_header,
-    scan_chunks,
     single_chunk_file,
 )
 from watchpost.watch.state import Position
@@ -72,6 +72,7 @@ class EvtxTail:
         self.decoded_chunks: dict[int, int] = {}
         """Slot -> CRC32 of the chunk bytes decoded from it (not decoded again while equal)."""
         self.reported: set[tuple[int, int]] = set()
+        self.scanner = ChunkScanner()
         self.decoded = 0
         self.full_parses = 0
 
@@ -132,7 +133,7 @@ class EvtxTail:
                 return None
             file_header = os.pread(fd, FILE_HEADER_SIZE, 0)
             check_file_header(file_header)
-            headers, damaged = scan_chunks(fd, size)
+            headers, damaged = self.scanner.scan(fd, size)
         for index, fingerprint in damaged:
             self._report_once(index, fingerprint, "no chunk signature (damaged or overwritten): skipped")
         self._restart_if_cleared(headers)
