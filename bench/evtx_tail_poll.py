@@ -3,8 +3,9 @@
 Builds an EVTX file of ``--chunks`` 64 KiB chunks from the real chunks of a sample (record ids
 renumbered so that they keep growing, checksums recomputed), lets an EVTX tail read all of it,
 then ``--appends`` times appends one chunk and times the poll that hands out its records.
-``--tail new`` is `watchpost.watch.evtx_tail.EvtxTail`; ``--tail old`` the class it replaced
-(the whole file parsed again at each change), given as ``module:Class``.
+``--tail new`` is `watchpost.watch.evtx_tail.EvtxTail`; any other tail class with the same
+interface is given as ``module:Class``, e.g. the class it replaced (the whole file parsed again
+at each change), ``watchpost.watch.tails:EvtxTail`` up to commit 723b730.
 
     python bench/evtx_tail_poll.py --chunks 800 --appends 5
     python bench/evtx_tail_poll.py --chunks 800 --appends 5 --tail watchpost.watch.tails:EvtxTail
