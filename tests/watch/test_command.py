@@ -13,8 +13,8 @@ from pathlib import Path
 from tests.watch.replay import PROJECT, SEED_EVENTS, jsonl_ids, wait_until, watch_command
 from watchpost.engine import hunt
 from watchpost.problems import ProblemLog
+from watchpost.watch.evtx_tail import EvtxTail
 from watchpost.watch.state import Position
-from watchpost.watch.tails import EvtxTail
 
 SHARED_EVTX = (PROJECT.parent / "shared" / "sigma" / "regression_data" / "rules-emerging-threats" / "2025"
                / "Malware" / "Shai-Hulud" / "proc_creation_win_mal_shai_hulud_malicious_node_bun_execution"

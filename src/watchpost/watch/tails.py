@@ -1,4 +1,5 @@
-"""Reading one open file as it grows: complete lines (`LineTail`) or new EVTX records (`EvtxTail`).
+"""Reading one open file as it grows: complete lines (`LineTail`); new EVTX records are read by
+`watchpost.watch.evtx_tail.EvtxTail`.
 
 A tail reads from the position of its `Position` on; it never decides which file to read (that
 is the followers' job: `watchpost.watch.followers`). Positions always point just after the last
@@ -9,16 +10,13 @@ from __future__ import annotations
 
 import io
 import os
-from collections.abc import Iterator
 from functools import partial
 from pathlib import Path
 from typing import BinaryIO
 
-from watchpost.events import Event
 from watchpost.problems import ProblemLog
-from watchpost.readers.archive import file_source
 from watchpost.readers.base import Source
-from watchpost.readers.evtx import EVTX_MAGIC, EvtxReader
+from watchpost.readers.evtx import EVTX_MAGIC
 from watchpost.readers.registry import FORMATS, HEAD_SIZE, choose_reader
 from watchpost.watch.chunks import Chunk, count_elements
 from watchpost.watch.state import Position
@@ -131,43 +129,3 @@ def sniff_format(data: bytes, name: str, problems: ProblemLog) -> str:
         problems.add("read", name, None, f"unknown format (starts with {head[:16]!r}): its lines are skipped")
         return UNKNOWN_FORMAT
     return reader.name
-
-
-class EvtxTail:
-    """New records of an EVTX file: the file is parsed again when it has changed (at most every
-    ``interval`` seconds) and records up to ``position.record`` are skipped."""
-
-    def __init__(self, path: Path, position: Position, problems: ProblemLog) -> None:
-        self.path = path
-        self.position = position
-        self.problems = problems
-        position.format = "evtx"
-        self.seen: tuple[int, float] | None = None
-        self.pending: Iterator[Event] | None = None
-
-    def read(self, limit_events: int) -> Chunk | None:
-        if self.pending is None:
-            try:
-                stat = self.path.stat()
-            except OSError:
-                return None
-            marker = (stat.st_size, stat.st_mtime)
-            if marker == self.seen:
-                return None
-            self.seen = marker
-            source = file_source(self.path)
-            source = Source(self.position.name, source.open, self.path)
-            self.pending = EvtxReader().read(source, self.problems)
-        events: list[Event] = []
-        last = self.position.record
-        for event in self.pending:
-            record = event.origin.record or 0
-            if record <= last:
-                continue
-            events.append(event)
-            self.position.record = record
-            if len(events) >= limit_events:
-                break
-        else:
-            self.pending = None
-        return Chunk(self.position.name, events=events, format="evtx") if events else None
