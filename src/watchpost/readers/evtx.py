@@ -88,14 +88,23 @@ class RecordSelection:
     ``"EventID"`` and ``"Channel"`` members are those of ``System`` (it comes first); whenever the
     text does not have the expected shape the record is decoded, so a skipped record is one that
     no rule could have matched. Skipped records are counted, not decoded.
+
+    Fast path: the text of the id (pyevtx-rs writes ``"EventID":4688,`` or, with qualifiers,
+    ``"EventID":{"#attributes":{...},"#text":7036}``) is looked up among the ids seen before,
+    each with the channels that admit it. An id no channel admits is skipped there (two
+    ``str.find`` and one dict lookup; no rule can match it whatever its channel); for the other
+    ids only the Channel is read. The first record of each id, and any text of another shape,
+    takes the general path (the `raw_event_id` / `raw_channel` patterns), which learns the id.
     """
 
-    __slots__ = ("pairs", "skipped", "_decided")
+    __slots__ = ("pairs", "skipped", "_decided", "_channels_by_id")
 
     def __init__(self, pairs: frozenset[tuple[str | None, str | None]] | None) -> None:
-        self.pairs = pairs
+        self.pairs = None if pairs is not None and (None, None) in pairs else pairs
         self.skipped = 0
         self._decided: dict[tuple[str, str], bool] = {}
+        self._channels_by_id: dict[str, frozenset[str]] = {}
+        """EventID text as written -> the channels admitting that id (`_ANY_CHANNEL`: all)."""
 
     def admits(self, data: str) -> bool:
         """False only when the record's Channel/EventID pair is certainly not admitted."""
@@ -104,9 +113,36 @@ class RecordSelection:
         start = data.find('"EventID":')
         if start < 0:
             return True
-        number = _EVENT_ID_NUMBER.match(data, start + 10) or _EVENT_ID_ELEMENT.match(data, start + 10)
-        start = data.find('"Channel":')
-        channel = _CHANNEL_TEXT.match(data, start + 10) if start >= 0 else None
+        start += 10
+        end = data.find(",", start, start + 12)
+        if end < 0:
+            end = _element_end(data, start)
+        channels = self._channels_by_id.get(data[start:end]) if end > 0 else None
+        if channels is None:
+            return self._admits_generally(data, start, end)
+        if not channels:
+            return False
+        if channels is _ANY_CHANNEL:
+            return True
+        at = data.find('"Channel":', end)  # System's Channel comes after its EventID
+        if at < 0 or data[at + 10 : at + 11] != '"':
+            return self._admits_generally(data, start, end)
+        close = data.find('"', at + 11)
+        channel = data[at + 11 : close]
+        if close < 0 or "\\" in channel:
+            return True  # not the expected shape: decode it
+        return channel.lower() in channels
+
+    def _admits_generally(self, data: str, start: int, end: int) -> bool:
+        """`admits` by the general patterns; learns the channels of the record's id text."""
+        number = _EVENT_ID_NUMBER.match(data, start) or _EVENT_ID_ELEMENT.match(data, start)
+        if (
+            number is not None and number.end() == end + 1 and number.group(1).isascii()
+            and len(self._channels_by_id) < _LEARNED_IDS
+        ):  # the id's text up to ``end`` alone decides which id it is: remember it
+            self._channels_by_id[data[start:end]] = self._channels_of(str(int(number.group(1))))
+        at = data.find('"Channel":')
+        channel = _CHANNEL_TEXT.match(data, at + 10) if at >= 0 else None
         if number is None or channel is None:
             return True  # not the expected shape: decode it
         key = (number.group(1), channel.group(1))
@@ -117,6 +153,16 @@ class RecordSelection:
                 self._decided[key] = decided
         return decided
 
+    def _channels_of(self, event_id: str) -> frozenset[str]:
+        """The channels of the pairs admitting ``event_id`` (`_ANY_CHANNEL` for any channel)."""
+        pairs = self.pairs or frozenset()
+        if (None, event_id) in pairs:
+            return _ANY_CHANNEL
+        return frozenset(
+            channel for channel, admitted in pairs
+            if channel is not None and (admitted is None or admitted == event_id)
+        )
+
     def _decide(self, channel: str | None, event_id: str | None) -> bool:
         pairs = self.pairs
         if pairs is None or channel is None or event_id is None:
@@ -126,6 +172,18 @@ class RecordSelection:
             or (None, event_id) in pairs or (None, None) in pairs
         )
 
+
+def _element_end(data: str, start: int) -> int:
+    """Where an EventID element (``{"#attributes":{...},"#text":7036}``) at ``start`` ends: the
+    position of its closing brace, or -1."""
+    text = data.find('"#text":', start, start + 96)
+    return -1 if text < 0 else data.find("}", text, text + 32)
+
+
+_ANY_CHANNEL: frozenset[str] = frozenset({"\x00any channel"})
+"""Marks an EventID that every channel admits (compared by identity)."""
+_LEARNED_IDS = 4096
+"""EventID texts `RecordSelection` remembers (ids come from the log: bounded)."""
 
 # Fixed, linear patterns over pyevtx-rs's own JSON (stdlib re: cheaper per call than RE2's wrapper).
 _EVENT_ID_NUMBER = re.compile(r'\s*(\d+)[,}\]\s]')
@@ -155,15 +213,17 @@ def _read_records(
 ) -> Iterator[Event]:
     last_record: int | None = None
     errors_in_a_row = 0
+    if selection is not None and selection.pairs is None:
+        selection = None  # admits everything: no check per record
     while True:
         try:
             for record in records:
-                if isinstance(record, BaseException):  # how pyevtx-rs < 0.9 reported errors
-                    raise record
+                if record.__class__ is not dict and isinstance(record, BaseException):
+                    raise record  # how pyevtx-rs < 0.9 reported errors
                 errors_in_a_row = 0
-                if selection is not None:
-                    data = record.get("data") if isinstance(record, dict) else None
-                    if isinstance(data, str) and not selection.admits(data):
+                if selection is not None and record.__class__ is dict:
+                    data = record.get("data")
+                    if data.__class__ is str and not selection.admits(data):
                         selection.skipped += 1
                         continue
                 try:
