@@ -25,7 +25,8 @@ from watchpost.watch.evtx_layout import (
     slot_count,
 )
 from watchpost.watch.evtx_tail import EvtxTail
-from watchpost.watch.state import Position
+from watchpost.watch.followers import DirectoryFollower, FollowOptions
+from watchpost.watch.state import Checkpoint, Position, StateStore
 
 SAMPLES = Path(__file__).resolve().parents[2].parent / "shared" / "samples" / "windows" / "evtx"
 SECURITY = SAMPLES / "omerbenamram_security_benign.evtx"  # 26 chunks, record ids 1..
@@ -266,3 +267,31 @@ def test_a_cleared_log_is_reported_and_read_from_its_first_record(tmp_path: Path
     events = drain(tail)
     assert [e.origin.record for e in events] == chunk_ids(chunks[0])
     assert problems.count() == 1 and "went back" in problems.problems[0].reason
+    # a slot that cannot be read might hold the newest records: no conclusion is drawn
+    log.write(1, b"\x13\x37" * 256 + chunks[1][512:])
+    unsure = EvtxTail(log.path, Position("k", str(log.path), record=10**9), problems)
+    assert drain(unsure) == [] and not any("went back" in p.reason for p in problems.problems[1:])
+
+
+def test_a_watched_directory_resumes_a_growing_evtx_from_the_saved_record(tmp_path: Path) -> None:
+    file_header, chunks = sample_chunks(SECURITY)
+    root = tmp_path / "Logs"
+    root.mkdir()
+    log = GrowingEvtx(root / "Security.evtx", file_header)
+    for slot in range(3):
+        log.write(slot, chunks[slot])
+    store = StateStore(tmp_path / "state")
+    follower = DirectoryFollower(root, FollowOptions(ProblemLog()), scan_every=0)
+    first = [e for chunk in iter(follower.poll, None) for e in chunk.events or []]
+    store.checkpoint(Checkpoint(positions=follower.positions()))
+    store.close()
+    follower.close()
+    for slot in range(3, 5):
+        log.write(slot, chunks[slot])
+    store = StateStore(tmp_path / "state")
+    resumed = DirectoryFollower(root, FollowOptions(ProblemLog(), stored=store.positions()), scan_every=0)
+    again = [e for chunk in iter(resumed.poll, None) for e in chunk.events or []]
+    resumed.close()
+    store.close()
+    assert [e.origin.record for e in again] == chunk_ids(chunks[3]) + chunk_ids(chunks[4])
+    assert [key(e) for e in first + again] == [key(e) for e in reader_events(log.path)]

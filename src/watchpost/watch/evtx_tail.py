@@ -136,15 +136,16 @@ class EvtxTail:
             headers, damaged = self.scanner.scan(fd, size)
         for index, fingerprint in damaged:
             self._report_once(index, fingerprint, "no chunk signature (damaged or overwritten): skipped")
-        self._restart_if_cleared(headers)
+        if not damaged:
+            self._restart_if_cleared(headers)
         last = self.position.record
         wanted = [h for h in headers if not h.trusted or h.last_record > last]
         wanted.sort(key=lambda h: (h.first_record if h.first_record > 0 else _LAST, h.index))
         return file_header, wanted
 
     def _restart_if_cleared(self, headers: list[ChunkHeader]) -> None:
-        """Every chunk is trusted and the newest record is below the last one processed: the
-        log was cleared or replaced in place, its ids started again."""
+        """Every slot holds a trusted chunk or nothing, and the newest record is below the last
+        one processed: the log was cleared or replaced in place, its ids started again."""
         position = self.position
         if not headers or any(not h.trusted for h in headers):
             return
