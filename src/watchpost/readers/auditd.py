@@ -19,7 +19,7 @@ import re2
 
 from watchpost.events import Event
 from watchpost.problems import ProblemLog
-from watchpost.readers.auditd_events import AssembledEvent, EventAssembler, EventBuilder
+from watchpost.readers.auditd_events import AssembledEvent, EventAssembler, EventBuilder, ProcessTable
 from watchpost.readers.auditd_records import MalformedRecord, parse_record
 from watchpost.readers.base import Source
 
@@ -32,9 +32,13 @@ class AuditdReader:
 
     name = "auditd"
 
-    def __init__(self, interpreted_tz: tzinfo = UTC, reorder_window: int = 64) -> None:
+    def __init__(self, interpreted_tz: tzinfo = UTC, reorder_window: int = 64,
+                 processes: ProcessTable | None = None) -> None:
         self.interpreted_tz = interpreted_tz
         self.reorder_window = reorder_window
+        self.processes = processes
+        """Kept across `read` calls when given (pieces of one growing source, read one after the
+        other): parents exec'd in an earlier piece are found; else each read starts afresh."""
 
     def sniff(self, head: bytes, source: Source) -> bool:
         text = head.decode("utf-8", "replace")
@@ -42,7 +46,7 @@ class AuditdReader:
 
     def read(self, source: Source, problems: ProblemLog) -> Iterator[Event]:
         assembler = EventAssembler(self.reorder_window)
-        builder = EventBuilder(source.name)
+        builder = EventBuilder(source.name, processes=self.processes)
         try:
             stream = source.open()
         except OSError as error:

@@ -150,15 +150,19 @@ def _number_or_text(value: FieldValue) -> FieldValue:
     return value
 
 
-class EventBuilder:
-    """Makes watchpost events of assembled audit events; remembers recent execs per (node, pid)."""
+ProcessTable = OrderedDict[tuple[str | None, str], tuple[str | None, str | None]]
+"""Recent execs: (node, pid) -> (image, command line), oldest first."""
 
-    def __init__(self, source_name: str, cache_size: int = 8192) -> None:
+
+class EventBuilder:
+    """Makes watchpost events of assembled audit events; remembers recent execs per (node, pid)
+    in ``processes`` (a fresh table unless the caller keeps one across reads of one source)."""
+
+    def __init__(self, source_name: str, cache_size: int = 8192,
+                 processes: ProcessTable | None = None) -> None:
         self.source_name = source_name
         self.cache_size = cache_size
-        self._processes: OrderedDict[tuple[str | None, str], tuple[str | None, str | None]] = (
-            OrderedDict()
-        )
+        self._processes: ProcessTable = OrderedDict() if processes is None else processes
 
     def events(self, assembled: AssembledEvent) -> Iterator[Event]:
         """The per-record events, then the derived process_creation event if any."""

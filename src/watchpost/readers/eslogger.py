@@ -73,8 +73,11 @@ class EsloggerReader:
 
     name = "eslogger"
 
-    def __init__(self, cache_size: int = 8192) -> None:
+    def __init__(self, cache_size: int = 8192, execs: ExecMemory | None = None) -> None:
         self.cache_size = cache_size
+        self.execs = execs
+        """Kept across `read` calls when given (pieces of one growing source, read one after the
+        other): parents exec'd in an earlier piece are found; else each read starts afresh."""
 
     def sniff(self, head: bytes, source: Source) -> bool:
         text = head.lstrip(b"\xef\xbb\xbf").decode("utf-8", "replace")
@@ -85,7 +88,7 @@ class EsloggerReader:
         return '"audit_token"' in text and '"executable"' in text and '"pidversion"' in text
 
     def read(self, source: Source, problems: ProblemLog) -> Iterator[Event]:
-        execs = ExecMemory(self.cache_size)
+        execs = self.execs if self.execs is not None else ExecMemory(self.cache_size)
         for item in iter_json_records(source, problems, wrappers=()):
             origin = Origin(source.name, item.place, item.kind)
             message = normalise_audit_tokens(item.record)

@@ -33,6 +33,11 @@ class Chunk:
     events: list[Event] | None = None
     format: str | None = None
     """The name of the reader of ``data`` (`watchpost.readers.registry.FORMATS`)."""
+    identity: tuple[int, int] | None = None
+    """``(st_dev, st_ino)`` of the file read (None for standard input)."""
+    context: bytes = b""
+    """Lines before ``data`` read again only to rebuild a reader's memory after a restart
+    (`watchpost.watch.joins`); set on the first chunk read from a saved position."""
 
 
 def count_elements(data: bytes) -> int:

@@ -22,12 +22,14 @@ import os
 import queue
 import sys
 import threading
+import time
 from pathlib import Path
 from typing import Any, BinaryIO, Protocol
 
 from watchpost.problems import ProblemLog
 from watchpost.watch.chunks import Chunk, count_elements
 from watchpost.watch.evtx_tail import EvtxTail
+from watchpost.watch.joins import HOLD_SECONDS, held_back
 from watchpost.watch.state import Position
 from watchpost.watch.tails import LineTail, identity_of, is_evtx, sniff_format
 
@@ -38,7 +40,10 @@ READ_LIMIT = 1 << 20
 class Follower(Protocol):
     """One input being followed."""
 
-    def poll(self) -> Chunk | None: ...
+    def poll(self, release: bool = False) -> Chunk | None:
+        """The next chunk, None when nothing new; ``release``: lines held back for a join
+        (`watchpost.watch.joins`) go out now (the watch is ending)."""
+        ...
 
     def positions(self) -> list[Position]: ...
 
@@ -79,13 +84,13 @@ class _OpenFile:
             elif self.lines.truncated():
                 self.lines.restart()
 
-    def read(self, final: bool = False) -> Chunk | None:
+    def read(self, final: bool = False, release: bool = False) -> Chunk | None:
         if self.evtx is not None:
             return self.evtx.read(READ_LIMIT // 100)
         assert self.lines is not None
         if self.lines.truncated():
             self.lines.restart()
-        return self.lines.read(READ_LIMIT, final)
+        return self.lines.read(READ_LIMIT, final, release)
 
     def close(self) -> None:
         self.handle.close()
@@ -103,7 +108,7 @@ class FileFollower:
         self.draining: _OpenFile | None = None  # the old file after a rotation, read to its end
         self.first_open = True
 
-    def poll(self) -> Chunk | None:
+    def poll(self, release: bool = False) -> Chunk | None:
         self._check_name()
         if self.draining is not None:
             chunk = self.draining.read(final=True)
@@ -111,7 +116,7 @@ class FileFollower:
                 return chunk
             self.draining.close()
             self.draining = None
-        return self.current.read() if self.current is not None else None
+        return self.current.read(release=release) if self.current is not None else None
 
     def _check_name(self) -> None:
         try:
@@ -204,9 +209,7 @@ class DirectoryFollower:
         self.turn = 0
         self.first_scan = True
 
-    def poll(self) -> Chunk | None:
-        import time
-
+    def poll(self, release: bool = False) -> Chunk | None:
         now = time.monotonic()
         if now >= self.next_scan:
             self.next_scan = now + self.scan_every
@@ -214,7 +217,7 @@ class DirectoryFollower:
         opened = list(self.files.values())
         for step in range(len(opened)):
             one = opened[(self.turn + step) % len(opened)]
-            chunk = one.read()
+            chunk = one.read(release=release)
             if chunk is not None:
                 self.turn = (self.turn + step + 1) % len(opened)
                 return chunk
@@ -310,6 +313,9 @@ class StdinFollower:
         self.count = 0
         self.elements = 0
         self.ended = False
+        self.held = b""
+        """Lines held back for a join (`watchpost.watch.joins.held_back`)."""
+        self.last_data = time.monotonic()
         self.stream = stream if stream is not None else sys.stdin.buffer
         self.thread = threading.Thread(target=self._pump, name="watchpost-stdin", daemon=True)
         self.thread.start()
@@ -319,7 +325,7 @@ class StdinFollower:
             self.lines.put(line if line.endswith(b"\n") else line + b"\n")
         self.lines.put(None)
 
-    def poll(self) -> Chunk | None:
+    def poll(self, release: bool = False) -> Chunk | None:
         taken: list[bytes] = []
         size = 0
         while size < READ_LIMIT:
@@ -332,13 +338,22 @@ class StdinFollower:
                 break
             taken.append(line)
             size += len(line)
-        if not taken:
+        now = time.monotonic()
+        if taken:
+            self.last_data = now
+        data = self.held + b"".join(taken)
+        if not data:
             return None
-        data = b"".join(taken)
         if self.format is None:
             self.format = sniff_format(data, self.NAME, self.options.problems)
+        held = 0
+        if not (release or self.ended) and now - self.last_data < HOLD_SECONDS:
+            held = held_back(self.format, data)
+        data, self.held = data[:len(data) - held], data[len(data) - held:]
+        if not data:
+            return None
         chunk = Chunk(self.NAME, data, self.count, self.elements, None, self.format)
-        self.count += len(taken)
+        self.count += data.count(b"\n")
         self.elements += count_elements(data)
         return chunk
 

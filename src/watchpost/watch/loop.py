@@ -22,13 +22,12 @@ from watchpost.correlation import CorrelationEngine
 from watchpost.events import Event
 from watchpost.matching.model import Match
 from watchpost.problems import ProblemLog
-from watchpost.readers.registry import FORMATS
 from watchpost.rules.model import level_rank
 from watchpost.ruleset import RuleSet, load_ruleset
-from watchpost.watch.chunks import decode_chunk
 from watchpost.watch.correlation_state import EngineSaver, restore_engine, rules_fingerprint
 from watchpost.watch.delivery import DeliverySink
 from watchpost.watch.followers import DirectoryFollower, FileFollower, Follower, FollowOptions, StdinFollower
+from watchpost.watch.joins import ReaderSessions
 from watchpost.watch.state import Checkpoint, StateStore
 from watchpost.watch.status import WatchStatus
 from watchpost.watch.tails import UNKNOWN_FORMAT
@@ -89,6 +88,8 @@ class Watch:
         for problem in self.ruleset.problems:
             self.problems.add("rule", problem.path, problem.rule, problem.reason)
         self.saver = EngineSaver()
+        self.sessions = ReaderSessions()
+        """Each followed file's reader, remembering across chunks where its format joins lines."""
         self.correlation_dirty = False
         self.correlation = self._restored_correlation()
         follow = FollowOptions(self.problems, options.input_format, options.start_at_end, store.positions())
@@ -138,6 +139,7 @@ class Watch:
         idle = now - self.last_input
         ending = options.stop_when_idle is not None and idle >= options.stop_when_idle and not read
         if ending:
+            self._read(alerts, release=True)  # lines held back for a join (watch/joins.py) first
             alerts.extend(self._keep(self.correlation.flush()))
             self.correlation_dirty = True
         elif not read and idle >= options.idle_after:
@@ -154,20 +156,21 @@ class Watch:
             self.stopping.wait(options.poll_interval)
         return ending
 
-    def _read(self, alerts: list[Alert]) -> int:
-        """Poll the followers until ``batch_bytes`` or nothing new; match what was read."""
+    def _read(self, alerts: list[Alert], release: bool = False) -> int:
+        """Poll the followers until ``batch_bytes`` or nothing new; match what was read.
+        ``release``: lines held back for a join are read too (`Follower.poll`)."""
         taken = 0
         while taken < self.options.batch_bytes and not self.stopping.is_set():
             progressed = False
             for follower in self.followers:
-                chunk = follower.poll()
+                chunk = follower.poll(release)
                 if chunk is None:
                     continue
                 progressed = True
                 taken += max(len(chunk.data), 1) + 100 * len(chunk.events or ())
                 if chunk.format in (None, UNKNOWN_FORMAT):
                     continue
-                for event in decode_chunk(chunk, FORMATS[chunk.format], self.problems):
+                for event in self.sessions.decode(chunk, self.problems):
                     self._match(event, alerts)
             if not progressed:
                 break

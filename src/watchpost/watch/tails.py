@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import io
 import os
+import time
 from functools import partial
 from pathlib import Path
 from typing import BinaryIO
@@ -19,6 +20,7 @@ from watchpost.readers.base import Source
 from watchpost.readers.evtx import EVTX_MAGIC
 from watchpost.readers.registry import FORMATS, HEAD_SIZE, choose_reader
 from watchpost.watch.chunks import Chunk, count_elements
+from watchpost.watch.joins import CONTEXT_BYTES, HOLD_SECONDS, REMEMBERING_FORMATS, held_back
 from watchpost.watch.state import Position
 
 MAX_LINE = 16 << 20
@@ -52,7 +54,13 @@ class LineTail:
         if input_format is not None and position.format is None:
             position.format = input_format
         self.partial = b""
+        """Bytes after the position not handed out yet: a line without its newline, and lines
+        held back for a join (`watchpost.watch.joins.held_back`)."""
         self.skipping = False  # inside an over-long line
+        self.last_data = time.monotonic()
+        """When the file last gave new bytes (held lines go out alone `HOLD_SECONDS` after)."""
+        self.resumed = True
+        """The next chunk is the first this tail hands out (its reader may need the context)."""
 
     def size(self) -> int:
         return os.fstat(self.handle.fileno()).st_size
@@ -70,11 +78,14 @@ class LineTail:
         self.partial = b""
         self.skipping = False
 
-    def read(self, limit: int, final: bool = False) -> Chunk | None:
+    def read(self, limit: int, final: bool = False, release: bool = False) -> Chunk | None:
         """Up to about ``limit`` bytes of complete lines; ``final``: the file will not grow
-        again (rotated away), so a last line without newline counts as complete."""
+        again (rotated away), so a last line without newline counts as complete and no line is
+        held back; ``release``: no line is held back (the watch is ending)."""
         self.handle.seek(self.position.offset + len(self.partial))
         data = self.handle.read(limit)
+        if data:
+            self.last_data = time.monotonic()
         buffer = self.partial + data
         cut = buffer.rfind(b"\n") + 1
         if cut == 0:
@@ -85,8 +96,14 @@ class LineTail:
             if len(buffer) > MAX_LINE:
                 self._skip_long_line()
             return None
+        if not self.skipping and self.position.format is None and self.position.lines == 0:
+            self.position.format = self._sniff(buffer[:cut])
+        held = 0
+        if not (final or release or self.skipping) and time.monotonic() - self.last_data < HOLD_SECONDS:
+            held = held_back(self.position.format, buffer[:cut])
+        cut -= held
         complete, self.partial = buffer[:cut], buffer[cut:]
-        return self._emit(complete, cut)
+        return self._emit(complete, cut) if complete else None
 
     def _emit(self, complete: bytes, consumed: int) -> Chunk | None:
         position = self.position
@@ -99,7 +116,9 @@ class LineTail:
             return None
         if position.format is None:
             position.format = self._sniff(complete) if position.lines == 0 else UNKNOWN_FORMAT
-        chunk = Chunk(position.name, complete, position.lines, position.elements, None, position.format)
+        chunk = Chunk(position.name, complete, position.lines, position.elements, None, position.format,
+                      position.identity, self._context() if self.resumed else b"")
+        self.resumed = False
         self._advance(complete, consumed)
         return chunk
 
@@ -108,6 +127,19 @@ class LineTail:
         position.offset += consumed
         position.lines += complete.count(b"\n")
         position.elements += count_elements(complete)
+
+    def _context(self) -> bytes:
+        """The complete lines of up to `CONTEXT_BYTES` before the position, for a reader that
+        remembers earlier lines (`watchpost.watch.joins`); empty at the start of the file."""
+        offset = self.position.offset
+        if offset == 0 or self.position.format not in REMEMBERING_FORMATS:
+            return b""
+        start = max(0, offset - CONTEXT_BYTES)
+        try:
+            data = os.pread(self.handle.fileno(), offset - start, start)
+        except OSError:
+            return b""
+        return data[data.find(b"\n") + 1:] if start > 0 else data
 
     def _skip_long_line(self) -> None:
         position = self.position
