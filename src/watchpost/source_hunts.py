@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING
 
 from watchpost.events import WINDOWS, Event
 from watchpost.problems import ProblemLog
+from watchpost.readers.archive import ListedFile
 from watchpost.readers.base import Source
 from watchpost.readers.evtx import EVTX_MAGIC, EvtxReader, RecordSelection
 
@@ -81,6 +82,7 @@ class SourceMatcher:
         self.kept = frozenset(kept)
         # Skipping undecoded records is only safe when nothing needs every event's timestamp.
         self.admitted = ruleset.index.admitted_pairs(WINDOWS) if since is None and until is None else None
+        self._selection = RecordSelection(self.admitted)  # each source's starts from what it learned
 
     def events(self, source: Source, problems: ProblemLog) -> tuple[Iterator[Event], RecordSelection | None]:
         """The events of ``source`` (EVTX: without the records no rule admits) and the selection."""
@@ -90,7 +92,9 @@ class SourceMatcher:
             return read_source(source, problems, self.input_format), None
         if not _is_evtx(source):
             return read_source(source, problems, self.input_format), None
-        selection = RecordSelection(self.admitted)
+        if self._selection.pairs is not self.admitted:  # ``admitted`` was replaced after building
+            self._selection = RecordSelection(self.admitted)
+        selection = self._selection.fresh()
         return _guarded(EvtxReader().read_selected(source, problems, selection), source, problems), selection
 
     def in_range(self, event: Event) -> bool:
@@ -128,6 +132,8 @@ class SourceMatcher:
 
 
 def _is_evtx(source: Source) -> bool:
+    if isinstance(source, ListedFile) and len(source.head) >= len(EVTX_MAGIC):
+        return source.head == EVTX_MAGIC  # read when listed: no second open
     try:
         with source.open() as stream:
             return stream.read(len(EVTX_MAGIC)) == EVTX_MAGIC

@@ -106,6 +106,14 @@ class RecordSelection:
         self._channels_by_id: dict[str, frozenset[str]] = {}
         """EventID text as written -> the channels admitting that id (`_ANY_CHANNEL`: all)."""
 
+    def fresh(self) -> RecordSelection:
+        """A selection with the same pairs, for the next source: ``skipped`` starts at 0, what
+        this one learned is shared (each file need not learn its ids again)."""
+        other = RecordSelection(self.pairs)
+        other._decided = self._decided
+        other._channels_by_id = self._channels_by_id
+        return other
+
     def admits(self, data: str) -> bool:
         """False only when the record's Channel/EventID pair is certainly not admitted."""
         if self.pairs is None:
