@@ -38,7 +38,7 @@ from watchpost.readers.eslogger import EsloggerReader, ExecMemory
 from watchpost.readers.registry import FORMATS
 from watchpost.watch.chunks import Chunk, decode_chunk
 
-HOLD_SECONDS = 0.25
+HOLD_SECONDS = 1.0
 """Lines held back for a join go out alone once their source wrote nothing for this long."""
 MAX_HELD = 1 << 20
 """An unfinished audit event longer than this is not held back (it is read as it is)."""
