@@ -8,13 +8,17 @@ import shutil
 import signal
 import subprocess
 import sys
+import threading
 from pathlib import Path
 
+from click.testing import CliRunner
+
 from tests.watch.replay import PROJECT, SEED_EVENTS, jsonl_ids, wait_until, watch_command
+from watchpost.commands.watch import watch
 from watchpost.engine import hunt
 from watchpost.problems import ProblemLog
 from watchpost.watch.evtx_tail import EvtxTail
-from watchpost.watch.state import Position
+from watchpost.watch.state import Position, StateStore
 
 SHARED_EVTX = (PROJECT.parent / "shared" / "sigma" / "regression_data" / "rules-emerging-threats" / "2025"
                / "Malware" / "Shai-Hulud" / "proc_creation_win_mal_shai_hulud_malicious_node_bun_execution"
@@ -75,3 +79,43 @@ def test_evtx_is_resumed_after_the_last_record_and_not_read_twice(tmp_path: Path
     assert chunk is not None and [e.origin.record for e in chunk.events or []] == records[2:]
     path.touch()  # changed but with no new record: parsed again, nothing new
     assert resumed.read(1000) is None
+
+
+def test_checkpoint_every_must_be_positive(tmp_path: Path) -> None:
+    for value in ("0", "-1"):
+        arguments = ["x", "--state", str(tmp_path / "state"), "--checkpoint-every", value]
+        result = CliRunner().invoke(watch, arguments)
+        assert result.exit_code == 2
+        assert "--checkpoint-every" in result.output and "x>0" in result.output
+
+
+def positions_after_a_kill(tmp_path: Path, logs: Path, every: str) -> dict[str, Position]:
+    """Run the watch over ``logs`` with ``--checkpoint-every every``, SIGKILL it 1.5 s after it
+    read the 3 events, and return the positions its state holds."""
+    state, status = tmp_path / f"state-{every}", tmp_path / f"status-{every}.json"
+    command = watch_command([logs], state, "--jsonl", str(tmp_path / f"{every}.jsonl"), "--idle", "3600",
+                            "--checkpoint-every", every, "--status", str(status), "--status-every", "0.1")
+    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, cwd=PROJECT)
+    try:
+        assert wait_until(lambda: status.exists() and json.loads(status.read_text())["events"] == 3, 30)
+        threading.Event().wait(1.5)
+    finally:
+        process.kill()
+        process.wait(timeout=30)
+    store = StateStore(state)
+    try:
+        return store.positions()
+    finally:
+        store.close()
+
+
+def test_checkpoint_every_sets_how_long_positions_wait(tmp_path: Path) -> None:
+    """Killed 1.5 s after reading its input: with --checkpoint-every 0.2 the position was saved;
+    with 3600 nothing was (the restart reads the input again); --idle is long so that no
+    watermark move forces a checkpoint."""
+    logs = tmp_path / "logs"
+    logs.mkdir()
+    shutil.copy(SEED_EVENTS / "netstat_events.xml", logs / "a.xml")
+    frequent = positions_after_a_kill(tmp_path, logs, "0.2")
+    assert [p.offset for p in frequent.values()] == [(logs / "a.xml").stat().st_size]
+    assert positions_after_a_kill(tmp_path, logs, "3600") == {}

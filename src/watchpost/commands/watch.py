@@ -48,6 +48,11 @@ HELP_SETTINGS = {"help_option_names": ["-h", "--help"], "max_content_width": 100
 @click.option("--status", "status_file", type=click.Path(dir_okay=False, path_type=Path),
               help="Rewrite this JSON file with the watch's health every --status-every seconds.")
 @click.option("--status-every", type=click.FloatRange(0.1), default=5.0, show_default=True)
+@click.option("--checkpoint-every", type=click.FloatRange(0, min_open=True), default=1.0, show_default=True,
+              metavar="SECONDS",
+              help="Seconds between full checkpoints (positions and open windows) at most; alerts are "
+                   "made durable every batch all the same. Longer: less writing, more input read "
+                   "again after a crash.")
 @click.option("--stop-when-idle", type=click.FloatRange(0), default=None,
               help="Exit once no input came for this many seconds, closing every window as a hunt "
                    "does at the end of its input.")
@@ -55,7 +60,8 @@ def watch(inputs: tuple[str, ...], state_dir: Path, rules: tuple[Path, ...], jso
           webhook: str | None, syslog: str | None, terminal: bool | None, input_format: str | None,
           min_level: str | None, placeholders: Path | None, lateness: float, watermark: str,
           idle_after: float, poll_interval: float, start_at_end: bool, max_queue: int,
-          status_file: Path | None, status_every: float, stop_when_idle: float | None) -> None:
+          status_file: Path | None, status_every: float, checkpoint_every: float,
+          stop_when_idle: float | None) -> None:
     """Follow log files, folders or `-` (standard input) and alert as lines are written.
 
     Files are followed as `tail -F` does (appends, rotation, truncation, files that appear later);
@@ -97,7 +103,8 @@ def watch(inputs: tuple[str, ...], state_dir: Path, rules: tuple[Path, ...], jso
                            min_level=min_level, lateness=timedelta(seconds=lateness),
                            poll_interval=poll_interval, idle_after=idle_after, watermark=watermark,
                            max_queue=max_queue, stop_when_idle=stop_when_idle, start_at_end=start_at_end,
-                           status_file=status_file, status_every=status_every)
+                           status_file=status_file, status_every=status_every,
+                           checkpoint_every=checkpoint_every)
     running = Watch(options, list(inputs), store, sinks)
     err = click.get_text_stream("stderr")
     for rule_problem in running.ruleset.problems:
