@@ -231,3 +231,25 @@ def test_standard_input_holds_an_unfinished_audit_event() -> None:
     for event in expected:
         event.origin = event.origin._replace(path=StdinFollower.NAME)
     assert view(got) == view(expected)
+
+
+def test_an_over_long_line_after_held_lines_is_still_skipped(tmp_path: Path,
+                                                             monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(tails, "MAX_LINE", 2000)
+    monkeypatch.setattr(tails, "MAX_HELD", 500)
+    lines = lines_of(AUDITD[0])
+    path = tmp_path / "audit.log"
+    write(path, b"".join(lines[:2]).decode())
+    problems = ProblemLog()
+    follower = FileFollower(path, FollowOptions(problems))
+    assert follower.poll() is None  # held: the event may go on
+    write(path, "x" * 600)  # a line growing past what a hold may wait behind
+    chunk = follower.poll()
+    assert chunk is not None and chunk.data == b"".join(lines[:2])
+    write(path, "x" * 2000)
+    assert follower.poll() is None  # over MAX_LINE without a newline: skipped
+    write(path, "\n" + b"".join(lines[2:]).decode())
+    rest = polled(follower, ReaderSessions(), release=True)
+    assert problems.count("read") == 1 and "longer than 2000 bytes" in problems.problems[0].reason
+    assert [e.origin.record for e in rest][:1] == [4]  # the line after the skipped one (line 3)
+    follower.close()

@@ -20,7 +20,7 @@ from watchpost.readers.base import Source
 from watchpost.readers.evtx import EVTX_MAGIC
 from watchpost.readers.registry import FORMATS, HEAD_SIZE, choose_reader
 from watchpost.watch.chunks import Chunk, count_elements
-from watchpost.watch.joins import CONTEXT_BYTES, HOLD_SECONDS, REMEMBERING_FORMATS, held_back
+from watchpost.watch.joins import CONTEXT_BYTES, HOLD_SECONDS, MAX_HELD, REMEMBERING_FORMATS, held_back
 from watchpost.watch.state import Position
 
 MAX_LINE = 16 << 20
@@ -99,8 +99,9 @@ class LineTail:
         if not self.skipping and self.position.format is None and self.position.lines == 0:
             self.position.format = self._sniff(buffer[:cut])
         held = 0
-        if not (final or release or self.skipping) and time.monotonic() - self.last_data < HOLD_SECONDS:
-            held = held_back(self.position.format, buffer[:cut])
+        waiting = time.monotonic() - self.last_data < HOLD_SECONDS
+        if waiting and not (final or release or self.skipping) and len(buffer) - cut <= MAX_HELD:
+            held = held_back(self.position.format, buffer[:cut])  # (not behind an over-long line)
         cut -= held
         complete, self.partial = buffer[:cut], buffer[cut:]
         return self._emit(complete, cut) if complete else None
