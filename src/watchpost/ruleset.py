@@ -16,6 +16,7 @@ from watchpost.correlation.spec import CorrelationSpec
 from watchpost.events import Event, LogsourceHint
 from watchpost.matching.literal_prefilter import LiteralPrefilter
 from watchpost.matching.model import CompiledRule, CompiledVariant, CompileError
+from watchpost.matching.nodes import literal_selectivity
 from watchpost.rules.documents import Translator
 from watchpost.rules.model import LoadReport, RuleMeta, RuleProblem
 
@@ -70,7 +71,7 @@ class RuleIndex:
     def _build_prefilter(self) -> LiteralPrefilter | None:
         if not self._use_prefilter:
             return None
-        return LiteralPrefilter([required_literals(v.variant) for v in self._variants])
+        return LiteralPrefilter([literal_requirement(v.variant) for v in self._variants])
 
     def __getstate__(self) -> dict[str, Any]:
         # The automata are rebuilt rather than pickled; plans are per run.
@@ -129,8 +130,7 @@ class RuleIndex:
         plan = self._plan(event)
         candidates: Iterable[IndexedVariant]
         if plan.filtered and self._prefilter is not None:
-            passing = self._prefilter.passing(event, plan.fields)
-            passing &= plan.filtered
+            passing = self._prefilter.passing(event, plan.fields, plan.filtered)
             variants = self._variants
             candidates = [variants[n] for n in sorted(plan.always.union(passing))]
         else:
@@ -179,12 +179,16 @@ def index_variant(rule: CompiledRule, variant: CompiledVariant) -> IndexedVarian
     return IndexedVariant(rule, variant, channels, event_ids)
 
 
-def required_literals(variant: CompiledVariant) -> frozenset[tuple[str, str]] | None:
-    probe = getattr(variant.matcher, "required_literals", None)
+def literal_requirement(variant: CompiledVariant) -> tuple[frozenset[tuple[str, str]], ...]:
+    """The variant's literal sets (`Node.required_literal_sets`), the most selective first."""
+    probe = getattr(variant.matcher, "required_literal_sets", None)
     if probe is None:
-        return None
-    found: frozenset[tuple[str, str]] | None = probe(INDEXED_FIELDS)
-    return found
+        return ()
+    found: tuple[frozenset[tuple[str, str]], ...] = probe(INDEXED_FIELDS)
+    if not found:
+        return ()
+    first = max(found, key=literal_selectivity)
+    return (first, *(literals for literals in found if literals is not first))
 
 
 def required_equalities(variant: CompiledVariant) -> dict[str, frozenset[str]]:

@@ -172,9 +172,11 @@ def test_the_literal_prefilter_finds_the_matches_of_plain_evaluation() -> None:
     from watchpost.ruleset import RuleIndex, load_ruleset
 
     sigma = SHARED / "sigma"
-    ruleset = load_ruleset([sigma / "rules" / "windows", sigma / "rules-emerging-threats"])
+    ruleset = load_ruleset([sigma / "rules" / "windows", sigma / "rules-threat-hunting" / "windows",
+                            sigma / "rules-emerging-threats"])
     plain = RuleIndex(ruleset.detections, prefilter=False)
     assert ruleset.index._prefilter is not None and len(ruleset.index._prefilter.filtered) > 1000
+    assert len(ruleset.index._prefilter.other_sets) > 1000  # variants with more than one literal set
     compared = matched = 0
     for event in read_events([EVTX, REGRESSION], ProblemLog()):
         fast = [rule.meta.id for rule in ruleset.index.match(event)]

@@ -93,7 +93,7 @@ from watchpost.matching.field_matchers import (
 )
 from watchpost.matching.keyword_search import KeywordText
 from watchpost.matching.model import CompileError
-from watchpost.matching.nodes import AllOf, AnyOf, Node, Not, Nothing
+from watchpost.matching.nodes import AllOf, AnyOf, Literals, Node, Not, Nothing
 from watchpost.matching.string_patterns import (
     TextPattern,
     build_text_test,
@@ -147,6 +147,11 @@ class RuleMatcher:
         lower-cased text (see `Node.required_literals`); None when the condition guarantees none.
         Fields in ``ignore`` (those an index already selects on) are not offered."""
         return self.root.required_literals(ignore)
+
+    def required_literal_sets(self, ignore: frozenset[str] = frozenset()) -> tuple[Literals, ...]:
+        """Sets of such pairs that a matching event meets every one of (one per AND-ed part with
+        literals; `Node.required_literal_sets`); empty when there are none."""
+        return self.root.required_literal_sets(ignore)
 
     def referenced_fields(self) -> frozenset[str]:
         """Fields the condition reads by name (keyword searches read all fields besides)."""

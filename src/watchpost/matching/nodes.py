@@ -10,6 +10,8 @@ answer two load-time questions the engine uses to index rules:
   has: the literal occurs in the lower-cased text of that field (of one element, for a list).
   None means no such guarantee. The engine's literal prefilter (`matching.literal_prefilter`)
   skips a rule for an event that contains none of its literals;
+- `Node.required_literal_sets`: several such sets that must *all* be met (one per child of an
+  AND that has literals): the prefilter checks the others after the most selective one;
 - `Node.referenced_fields`: the fields the node reads (keyword searches read every field and are
   reported by `Node.searches_keywords`).
 """
@@ -47,6 +49,11 @@ class Node:
     def required_literals(self, ignore: frozenset[str] = frozenset()) -> Literals | None:
         """See the module text; literals of the fields in ``ignore`` are not offered."""
         return None
+
+    def required_literal_sets(self, ignore: frozenset[str] = frozenset()) -> tuple[Literals, ...]:
+        """Literal sets of `required_literals` kind that a matching event meets every one of."""
+        found = self.required_literals(ignore)
+        return () if found is None else (found,)
 
     def referenced_fields(self) -> frozenset[str]:
         return frozenset()
@@ -95,9 +102,14 @@ class AllOf(Node):
         best: Literals | None = None
         for child in self.children:
             found = child.required_literals(ignore)
-            if found is not None and (best is None or _selectivity(found) > _selectivity(best)):
+            if found is not None and (best is None or literal_selectivity(found) > literal_selectivity(best)):
                 best = found
         return best
+
+    def required_literal_sets(self, ignore: frozenset[str] = frozenset()) -> tuple[Literals, ...]:
+        # Every child must match, so every child's requirement holds.
+        found = (literals for child in self.children for literals in child.required_literal_sets(ignore))
+        return tuple(dict.fromkeys(found))
 
     def referenced_fields(self) -> frozenset[str]:
         return frozenset().union(*(child.referenced_fields() for child in self.children))
@@ -106,7 +118,7 @@ class AllOf(Node):
         return any(child.searches_keywords() for child in self.children)
 
 
-def _selectivity(literals: Literals) -> tuple[int, int]:
+def literal_selectivity(literals: Literals) -> tuple[int, int]:
     """Longer shortest literal first, then fewer literals."""
     return min(len(text) for _, text in literals), -len(literals)
 

@@ -344,7 +344,8 @@ class MixedTest:
         return False
 
 
-def _contains_call(needles: tuple[str, ...]) -> TextCall:
+def contains_any(needles: tuple[str, ...]) -> TextCall:
+    """A test that is true when one of ``needles`` occurs in the text."""
     if len(needles) == 1:
         return methodcaller("__contains__", needles[0])
     if len(needles) < CONTAINS_REGEX_FROM:
@@ -393,12 +394,12 @@ def build_text_test(patterns: Sequence[TextPattern]) -> TextTest:
         elif suffixes:
             call = methodcaller("endswith", suffixes)
         elif needles:
-            call = _contains_call(needles)
+            call = contains_any(needles)
         elif len(others) == 1:
             call = others[0]
         else:
             call = MixedTest(frozenset(), (), (), None, others).__call__
         return TextTest(call, None, cost, tuple(patterns))
-    contains = _contains_call(needles) if needles else None
+    contains = contains_any(needles) if needles else None
     mixed = MixedTest(exact, prefixes, suffixes, contains, others)
     return TextTest(mixed.__call__, None, cost, tuple(patterns))
