@@ -37,6 +37,9 @@ SPILL_AT = 1_000
 HOLD_LIMIT = 10_000
 """Matches the parent keeps in memory across sources before it spills further ones."""
 SPILL_CHUNK = 500
+MAX_BATCH = 256
+"""Sources per message to a worker at most. Each message cost the parent ~0.4 ms of CPU in
+the pool's threads: 16 sources per message spent 0.4 s of the parent's 0.8 s on 10,797 files."""
 
 Found = tuple[int, Event]
 """A kept match: the rule's position in ``RuleSet.detections`` and the event."""
@@ -218,17 +221,39 @@ def _moment(found: Found) -> datetime:
 _WORKER: tuple[SourceMatcher, Sequence[Source]] | None = None
 
 
-def _work(number: int) -> SourceOutcome:
+def _work(numbers: range) -> list[SourceOutcome]:
+    """The outcomes of a batch of sources; once the batch holds `SPILL_AT` matches, further
+    ones go to temporary files (memory stays bounded whatever the batch size)."""
     assert _WORKER is not None
     matcher, sources = _WORKER
-    return matcher.run(sources[number])
+    outcomes: list[SourceOutcome] = []
+    held = 0
+    for number in numbers:
+        outcome = matcher.run(sources[number])
+        held += len(outcome.found)
+        if held > SPILL_AT and outcome.found and matcher.spill_dir is not None:
+            spill(outcome, matcher.spill_dir)
+        outcomes.append(outcome)
+    return outcomes
+
+
+def batches(count: int, jobs: int) -> Iterator[range]:
+    """Consecutive ranges of ``count`` source numbers for ``jobs`` workers: `MAX_BATCH` long
+    while much is left, then shorter and shorter (a quarter of each worker's share of what is
+    left), so that few messages go back and forth and no worker waits long at the end."""
+    start = 0
+    while start < count:
+        size = min(MAX_BATCH, max(1, (count - start) // (jobs * 4)))
+        yield range(start, start + size)
+        start += size
 
 
 def run_sources(matcher: SourceMatcher, sources: Sequence[Source], jobs: int) -> Iterator[SourceOutcome]:
     """The outcome of every source, in source order; ``jobs`` > 1 matches in worker processes.
 
-    Workers are forked (they share the loaded rules and the source list); where ``fork`` is not
-    available the sources are matched here, one after the other, with the same results.
+    Workers are forked (they share the loaded rules and the source list) and take the sources
+    in `batches`; where ``fork`` is not available the sources are matched here, one after the
+    other, with the same results.
     """
     global _WORKER
     if jobs <= 1 or len(sources) <= 1 or "fork" not in multiprocessing.get_all_start_methods():
@@ -239,9 +264,9 @@ def run_sources(matcher: SourceMatcher, sources: Sequence[Source], jobs: int) ->
     gc.freeze()  # the loaded rules stay shared with the workers: no collector pass touches them
     try:
         context = multiprocessing.get_context("fork")
-        chunksize = max(1, min(16, len(sources) // (jobs * 8)))
         with context.Pool(jobs) as pool:
-            yield from pool.imap(_work, range(len(sources)), chunksize=chunksize)
+            for outcomes in pool.imap(_work, batches(len(sources), jobs)):
+                yield from outcomes
     finally:
         gc.unfreeze()
         _WORKER = None
