@@ -253,3 +253,21 @@ def test_an_over_long_line_after_held_lines_is_still_skipped(tmp_path: Path,
     assert problems.count("read") == 1 and "longer than 2000 bytes" in problems.problems[0].reason
     assert [e.origin.record for e in rest][:1] == [4]  # the line after the skipped one (line 3)
     follower.close()
+
+
+def test_a_truncated_file_starts_a_new_exec_table(tmp_path: Path) -> None:
+    """Read again from its start, a truncated file's parents are those of its new lines only,
+    as for a hunt over it."""
+    lines = lines_of(ESLOGGER)
+    path = tmp_path / "es.jsonl"
+    write(path, b"".join(lines[:3]).decode())  # zsh's exec, then netstat's, its child
+    problems = ProblemLog()
+    follower = FileFollower(path, FollowOptions(problems))
+    sessions = ReaderSessions()
+    polled(follower, sessions)
+    write(path, lines[1].decode(), mode="w")  # cut (copytruncate), then netstat's exec again
+    got = polled(follower, sessions)
+    assert problems.count("read") == 1  # the truncation
+    assert view(got) == view(whole(path, "eslogger"))
+    assert "ParentCommandLine" not in got[0].fields
+    follower.close()

@@ -12,7 +12,8 @@ lines at a time (`watchpost.watch.chunks`). Two readers join across lines, and d
 - **auditd** and **eslogger** remember recent execs to name a process's parent
   (``ParentImage``/``ParentCommandLine``). `ReaderSessions` keeps one reader, with its own table,
   per followed file (name and ``(st_dev, st_ino)``: a rotated file and its successor are two
-  files, as they are for a hunt), the least recently read dropped beyond `MAX_SESSIONS`.
+  files, as they are for a hunt; a truncated file read again from its start gets a new table),
+  the least recently read dropped beyond `MAX_SESSIONS`.
   The tables belong to the running process and are not saved: when a file is read from a saved
   position (a restart, also after ``SIGKILL``) or from its end (``--start-at-end``), the last
   `CONTEXT_BYTES` of lines before that position are read again to rebuild the table, their events
@@ -141,7 +142,7 @@ class ReaderSessions:
             return base
         key = (chunk.name, chunk.identity)
         reader = self._readers.get(key)
-        if reader is None:
+        if reader is None or chunk.lines_before == 0:  # a file's first lines (again, if truncated)
             reader = _remembering(base)
             self._readers[key] = reader
             while len(self._readers) > self.limit:
