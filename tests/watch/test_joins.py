@@ -73,8 +73,7 @@ def test_an_auditd_event_split_across_two_reads_is_one_event(tmp_path: Path, fix
     for cut in range(1, len(lines)):
         path = tmp_path / f"{cut}-{fixture.name}"
         write(path, b"".join(lines[:cut]).decode())
-        # the format is given: a first read of one "----" line does not tell it (docs/watch.md)
-        follower = FileFollower(path, FollowOptions(ProblemLog(), input_format="auditd"))
+        follower = FileFollower(path, FollowOptions(ProblemLog()))
         sessions = ReaderSessions()
         got = polled(follower, sessions)
         write(path, b"".join(lines[cut:]).decode())
@@ -271,3 +270,30 @@ def test_a_truncated_file_starts_a_new_exec_table(tmp_path: Path) -> None:
     assert view(got) == view(whole(path, "eslogger"))
     assert "ParentCommandLine" not in got[0].fields
     follower.close()
+
+
+def test_the_format_waits_for_lines_that_tell_it(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A first read of only an ``ausearch`` separator does not tell the format: the line waits
+    for more (a hunt sniffs the file's first 4 KiB); lines no reader knows are reported once the
+    file stopped growing."""
+    lines = lines_of(AUDITD[1])
+    assert lines[0] == b"----\n"
+    path = tmp_path / "ausearch.txt"
+    write(path, lines[0].decode())
+    problems = ProblemLog()
+    follower = FileFollower(path, FollowOptions(problems))
+    assert follower.poll() is None and problems.count() == 0
+    write(path, b"".join(lines[1:]).decode())
+    got = polled(follower, ReaderSessions(), release=True)
+    assert follower.positions()[0].format == "auditd"
+    assert view(got) == view(whole(path, "auditd"))
+    unknown = tmp_path / "unknown.txt"
+    write(unknown, "hello\n")
+    other = FileFollower(unknown, FollowOptions(problems))
+    assert other.poll() is None and problems.count() == 0
+    monkeypatch.setattr(tails, "HOLD_SECONDS", 0.0)  # no new bytes for long enough
+    chunk = other.poll()
+    assert chunk is not None and chunk.format == "-"
+    assert problems.count("read") == 1 and "unknown format" in problems.problems[0].reason
+    follower.close()
+    other.close()

@@ -96,10 +96,14 @@ class LineTail:
             if len(buffer) > MAX_LINE:
                 self._skip_long_line()
             return None
-        if not self.skipping and self.position.format is None and self.position.lines == 0:
-            self.position.format = self._sniff(buffer[:cut])
-        held = 0
         waiting = time.monotonic() - self.last_data < HOLD_SECONDS
+        if not self.skipping and self.position.format is None and self.position.lines == 0:
+            found = recognised_format(buffer[:cut], self.position.name)
+            if found is None and cut < HEAD_SIZE and waiting and not (final or release):
+                self.partial = buffer  # too few lines to tell the format: wait for more
+                return None
+            self.position.format = found or self._sniff(buffer[:cut])
+        held = 0
         if waiting and not (final or release or self.skipping) and len(buffer) - cut <= MAX_HELD:
             held = held_back(self.position.format, buffer[:cut])  # (not behind an over-long line)
         cut -= held
@@ -156,9 +160,16 @@ class LineTail:
 
 def sniff_format(data: bytes, name: str, problems: ProblemLog) -> str:
     """The reader name for a source starting with ``data`` (`UNKNOWN_FORMAT`, reported, if none)."""
-    head = data[:HEAD_SIZE]
-    reader = choose_reader(head, Source(name, partial(io.BytesIO, data)))
-    if reader is None or reader.name not in FORMATS or reader.name == "evtx":
-        problems.add("read", name, None, f"unknown format (starts with {head[:16]!r}): its lines are skipped")
+    found = recognised_format(data, name)
+    if found is None:
+        problems.add("read", name, None, f"unknown format (starts with {data[:16]!r}): its lines are skipped")
         return UNKNOWN_FORMAT
+    return found
+
+
+def recognised_format(data: bytes, name: str) -> str | None:
+    """The name of the line reader that recognises a source starting with ``data``, if any."""
+    reader = choose_reader(data[:HEAD_SIZE], Source(name, partial(io.BytesIO, data)))
+    if reader is None or reader.name not in FORMATS or reader.name == "evtx":
+        return None
     return reader.name
