@@ -28,6 +28,7 @@ from watchpost.problems import ProblemLog
 from watchpost.readers.archive import ListedFile
 from watchpost.readers.base import Source
 from watchpost.readers.evtx import EVTX_MAGIC, EvtxReader, RecordSelection
+from watchpost.record_gates import text_gates
 
 if TYPE_CHECKING:
     from watchpost.ruleset import RuleSet
@@ -85,7 +86,8 @@ class SourceMatcher:
         self.kept = frozenset(kept)
         # Skipping undecoded records is only safe when nothing needs every event's timestamp.
         self.admitted = ruleset.index.admitted_pairs(WINDOWS) if since is None and until is None else None
-        self._selection = RecordSelection(self.admitted)  # each source's starts from what it learned
+        self._selection = RecordSelection(self.admitted, text_gates(ruleset.index))
+        """What each source's selection starts from: ids learned and gates built so far."""
 
     def events(self, source: Source, problems: ProblemLog) -> tuple[Iterator[Event], RecordSelection | None]:
         """The events of ``source`` (EVTX: without the records no rule admits) and the selection."""
@@ -96,7 +98,7 @@ class SourceMatcher:
         if not _is_evtx(source):
             return read_source(source, problems, self.input_format), None
         if self._selection.pairs is not self.admitted:  # ``admitted`` was replaced after building
-            self._selection = RecordSelection(self.admitted)
+            self._selection = RecordSelection(self.admitted, self._selection.gates)
         selection = self._selection.fresh()
         return _guarded(EvtxReader().read_selected(source, problems, selection), source, problems), selection
 

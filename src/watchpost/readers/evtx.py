@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import io
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import datetime
 from typing import Any
 
@@ -95,27 +95,39 @@ class RecordSelection:
     ``str.find`` and one dict lookup; no rule can match it whatever its channel); for the other
     ids only the Channel is read. The first record of each id, and any text of another shape,
     takes the general path (the `raw_event_id` / `raw_channel` patterns), which learns the id.
+
+    With ``gates`` (see `GateFor`), a record whose pair is admitted is also offered to its pair's
+    `TextGate` and skipped when the gate says no rule can match its text.
     """
 
-    __slots__ = ("pairs", "skipped", "_decided", "_channels_by_id")
+    __slots__ = ("pairs", "gates", "skipped", "_decided", "_channels_by_id", "_ids", "_gates_by_pair")
 
-    def __init__(self, pairs: frozenset[tuple[str | None, str | None]] | None) -> None:
+    def __init__(
+        self, pairs: frozenset[tuple[str | None, str | None]] | None, gates: GateFor | None = None
+    ) -> None:
         self.pairs = None if pairs is not None and (None, None) in pairs else pairs
+        self.gates = gates
         self.skipped = 0
         self._decided: dict[tuple[str, str], bool] = {}
         self._channels_by_id: dict[str, frozenset[str]] = {}
         """EventID text as written -> the channels admitting that id (`_ANY_CHANNEL`: all)."""
+        self._ids: dict[str, str] = {}
+        """EventID text as written -> the id as decimal text (for the keys learned above)."""
+        self._gates_by_pair: dict[tuple[str, str], TextGate | None] = {}
 
     def fresh(self) -> RecordSelection:
-        """A selection with the same pairs, for the next source: ``skipped`` starts at 0, what
-        this one learned is shared (each file need not learn its ids again)."""
-        other = RecordSelection(self.pairs)
+        """A selection with the same pairs and gates, for the next source: ``skipped`` starts at
+        0, what this one learned is shared (each file need not learn its ids again)."""
+        other = RecordSelection(self.pairs, self.gates)
         other._decided = self._decided
         other._channels_by_id = self._channels_by_id
+        other._ids = self._ids
+        other._gates_by_pair = self._gates_by_pair
         return other
 
     def admits(self, data: str) -> bool:
-        """False only when the record's Channel/EventID pair is certainly not admitted."""
+        """False only when no rule can match the record (its pair is not admitted, or its gate
+        rules its text out)."""
         if self.pairs is None:
             return True
         start = data.find('"EventID":')
@@ -125,12 +137,13 @@ class RecordSelection:
         end = data.find(",", start, start + 12)
         if end < 0:
             end = _element_end(data, start)
-        channels = self._channels_by_id.get(data[start:end]) if end > 0 else None
+        token = data[start:end] if end > 0 else ""
+        channels = self._channels_by_id.get(token)
         if channels is None:
             return self._admits_generally(data, start, end)
         if not channels:
             return False
-        if channels is _ANY_CHANNEL:
+        if channels is _ANY_CHANNEL and self.gates is None:
             return True
         at = data.find('"Channel":', end)  # System's Channel comes after its EventID
         if at < 0 or data[at + 10 : at + 11] != '"':
@@ -139,7 +152,21 @@ class RecordSelection:
         channel = data[at + 11 : close]
         if close < 0 or "\\" in channel:
             return True  # not the expected shape: decode it
-        return channel.lower() in channels
+        channel = channel.lower()
+        if channels is not _ANY_CHANNEL and channel not in channels:
+            return False
+        return self.gates is None or self._passes_gate(data, channel, self._ids[token])
+
+    def _passes_gate(self, data: str, channel: str, event_id: str) -> bool:
+        """Whether the gate of the pair lets the record's text through (no gate: always)."""
+        pair = (channel, event_id)
+        if pair in self._gates_by_pair:
+            gate = self._gates_by_pair[pair]
+        else:
+            gate = self.gates(channel, event_id) if self.gates is not None else None
+            if len(self._gates_by_pair) < _LEARNED_IDS:
+                self._gates_by_pair[pair] = gate
+        return gate is None or gate(data)
 
     def _admits_generally(self, data: str, start: int, end: int) -> bool:
         """`admits` by the general patterns; learns the channels of the record's id text."""
@@ -148,7 +175,9 @@ class RecordSelection:
             number is not None and number.end() == end + 1 and number.group(1).isascii()
             and len(self._channels_by_id) < _LEARNED_IDS
         ):  # the id's text up to ``end`` alone decides which id it is: remember it
-            self._channels_by_id[data[start:end]] = self._channels_of(str(int(number.group(1))))
+            event_id = str(int(number.group(1)))
+            self._ids[data[start:end]] = event_id
+            self._channels_by_id[data[start:end]] = self._channels_of(event_id)
         at = data.find('"Channel":')
         channel = _CHANNEL_TEXT.match(data, at + 10) if at >= 0 else None
         if number is None or channel is None:
@@ -159,6 +188,8 @@ class RecordSelection:
             decided = self._decide(key[1].lower(), str(int(key[0])))
             if len(self._decided) < 4096:
                 self._decided[key] = decided
+        if decided and self.gates is not None:
+            return self._passes_gate(data, key[1].lower(), str(int(key[0])))
         return decided
 
     def _channels_of(self, event_id: str) -> frozenset[str]:
@@ -187,6 +218,11 @@ def _element_end(data: str, start: int) -> int:
     text = data.find('"#text":', start, start + 96)
     return -1 if text < 0 else data.find("}", text, text + 32)
 
+
+TextGate = Callable[[str], bool]
+"""Given a record's raw JSON text: False only when no rule can match the record."""
+GateFor = Callable[[str, str], "TextGate | None"]
+"""The `TextGate` of records with a (lower-cased Channel, EventID text) pair; None: decode them."""
 
 _ANY_CHANNEL: frozenset[str] = frozenset({"\x00any channel"})
 """Marks an EventID that every channel admits (compared by identity)."""
