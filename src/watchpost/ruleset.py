@@ -14,7 +14,7 @@ from typing import Any, NamedTuple
 
 from watchpost.correlation.spec import CorrelationSpec
 from watchpost.events import Event, LogsourceHint
-from watchpost.matching.literal_prefilter import LiteralPrefilter
+from watchpost.matching.literal_prefilter import FieldScans, LiteralPrefilter
 from watchpost.matching.model import CompiledRule, CompiledVariant, CompileError
 from watchpost.matching.nodes import literal_selectivity
 from watchpost.rules.documents import Translator
@@ -49,7 +49,7 @@ class KeyPlan(NamedTuple):
     variants: tuple[IndexedVariant, ...]  # every candidate, in rule order
     always: frozenset[int]  # positions of candidates without a literal requirement
     filtered: frozenset[int]  # positions of candidates the prefilter may rule out
-    fields: tuple[str, ...]  # the fields the prefilter scans for this key
+    scans: FieldScans  # what the prefilter scans for this key
 
 
 class RuleIndex:
@@ -105,7 +105,7 @@ class RuleIndex:
         variants = tuple(self._variants[n] for n in positions)
         prefilter = self._prefilter
         if prefilter is None:
-            return KeyPlan(variants, frozenset(positions), frozenset(), ())
+            return KeyPlan(variants, frozenset(positions), frozenset(), FieldScans((), False))
         filtered = prefilter.filtered.intersection(positions)
         return KeyPlan(variants, frozenset(positions) - filtered, filtered, prefilter.fields_for(filtered))
 
@@ -130,7 +130,7 @@ class RuleIndex:
         plan = self._plan(event)
         candidates: Iterable[IndexedVariant]
         if plan.filtered and self._prefilter is not None:
-            passing = self._prefilter.passing(event, plan.fields, plan.filtered)
+            passing = self._prefilter.passing(event, plan.scans, plan.filtered)
             variants = self._variants
             candidates = [variants[n] for n in sorted(plan.always.union(passing))]
         else:

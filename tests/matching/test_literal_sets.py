@@ -96,3 +96,25 @@ def test_the_prefilter_never_drops_a_match(fields: dict[str, Any], keywords: str
     prefilter = LiteralPrefilter([sets])
     if matcher.matches(item):
         assert passes(prefilter, item), fields
+
+
+def test_an_or_of_ands_states_one_set_per_combination_of_its_branches_sets() -> None:
+    matcher = compile_detection("""
+    sel_1:
+        Image|contains: '\\\\windows\\\\'
+        CommandLine|contains: ['\\\\..\\\\windows\\\\', '\\\\..\\\\..\\\\']
+    sel_2: {CommandLine|contains: '.exe\\\\..\\\\'}
+    filter: {CommandLine|contains: '\\\\google\\\\'}
+    condition: 1 of sel_* and not filter
+    """)
+    assert set(matcher.required_literal_sets()) == {
+        frozenset({("Image", "\\windows\\"), ("CommandLine", ".exe\\..\\")}),
+        frozenset({("CommandLine", "\\..\\windows\\"), ("CommandLine", "\\..\\..\\"),
+                   ("CommandLine", ".exe\\..\\")}),
+    }
+    prefilter = LiteralPrefilter([requirement(matcher)])
+    common = event(Image="C:\\Windows\\System32\\cmd.exe", CommandLine="cmd /c dir")
+    assert not passes(prefilter, common) and not matcher.matches(common)
+    hits = (event(Image="C:\\Windows\\x.exe", CommandLine="a\\..\\..\\b"), event(CommandLine="A.EXE\\..\\b"))
+    for hit in hits:
+        assert matcher.matches(hit) and passes(prefilter, hit)

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Sequence
 from operator import itemgetter
-from typing import Any
+from typing import Any, NamedTuple
 
 import ahocorasick
 import re2
@@ -28,6 +28,13 @@ from watchpost.matching.model import CompileError
 from watchpost.matching.re2_calls import Re2Test, compile_re2
 
 _number = itemgetter(1)  # (end, literal number) -> literal number
+
+class FieldScans(NamedTuple):
+    """The automaton searches to run for the events of one index key."""
+
+    fields: tuple[tuple[str, Callable[[str], Iterable[tuple[int, int]]]], ...]
+    keyword: bool  # search the keyword literals in the joined text of all fields
+
 
 Requirement = Sequence[frozenset[tuple[str, str]]]
 """A variant's literal sets, each met by every matching event; the first is the one that selects."""
@@ -74,17 +81,21 @@ class LiteralPrefilter:
         self.automata = automata
         self.keyword_gate = _any_literal_search(literal for field, literal in ids if field == ANY_FIELD)
 
-    def fields_for(self, positions: Iterable[int]) -> tuple[str, ...]:
-        """The fields worth scanning for events whose candidates are ``positions``."""
+    def fields_for(self, positions: Iterable[int]) -> FieldScans:
+        """What to scan for events whose candidates are ``positions``: the fields of their first
+        literal sets, each with its automaton's search, and whether keyword literals count."""
         fields: set[str] = set()
         for position in positions:
             fields |= self.fields_of.get(position, frozenset())
-        return tuple(sorted(fields))
+        keyword = ANY_FIELD in fields
+        fields.discard(ANY_FIELD)
+        automata = self.automata
+        return FieldScans(tuple((field, automata[field].iter) for field in sorted(fields)), keyword)
 
-    def passing(self, event: Event, fields: Sequence[str], among: frozenset[int]) -> set[int]:
+    def passing(self, event: Event, scans: FieldScans, among: frozenset[int]) -> set[int]:
         """Positions in ``among`` of filtered variants whose literal sets all have a literal in
-        ``event`` (the first sets' literals are looked for in ``fields``)."""
-        hits = self.literals_in(event, fields)
+        ``event`` (the first sets' literals are looked for as ``scans`` says)."""
+        hits = self.literals_in(event, scans)
         if not hits:
             return set()
         by_literal = self.variants_by_literal
@@ -98,24 +109,17 @@ class LiteralPrefilter:
                     break
         return passing
 
-    def literals_in(self, event: Event, fields: Sequence[str]) -> set[int]:
-        """Numbers of the literals that occur in ``event``'s ``fields``."""
+    def literals_in(self, event: Event, scans: FieldScans) -> set[int]:
+        """Numbers of the literals that occur in ``event``'s scanned fields."""
         hits: set[int] = set()
         values = event.fields
-        automata = self.automata
-        for field in fields:
-            if field == ANY_FIELD:
-                text = lowered_joined(event)
-                gate = self.keyword_gate
-                if gate is None or gate(text):
-                    hits.update(map(_number, automata[field].iter(text)))
-                continue
+        lowered = event.lowered
+        for field, iterate in scans.fields:
             value = values.get(field)
             if value is None:
                 continue
-            iterate = automata[field].iter
             if type(value) is str:
-                hits.update(map(_number, iterate(event.lowered(field, value))))
+                hits.update(map(_number, iterate(lowered(field, value))))
             elif type(value) is list:
                 for text in texts_of(value):
                     hits.update(map(_number, iterate(text.lower())))
@@ -123,6 +127,11 @@ class LiteralPrefilter:
                 scalar = text_of(value)
                 if scalar is not None:
                     hits.update(map(_number, iterate(scalar.lower())))
+        if scans.keyword:
+            text = lowered_joined(event)
+            gate = self.keyword_gate
+            if gate is None or gate(text):
+                hits.update(map(_number, self.automata[ANY_FIELD].iter(text)))
         return hits
 
 

@@ -20,12 +20,16 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from math import prod
 
 from watchpost.events import Event
 
 Equalities = Mapping[str, frozenset[str]]
 
 NO_EQUALITIES: Equalities = {}
+
+MAX_LITERAL_SETS = 8
+"""An OR states at most this many literal sets (one per combination of its branches' sets)."""
 
 Literals = frozenset[tuple[str, str]]
 """(field, lower-case literal) pairs: a matching event has at least one (see `required_literals`)."""
@@ -165,6 +169,20 @@ class AnyOf(Node):
                 return None
             found |= literals
         return frozenset(found)
+
+    def required_literal_sets(self, ignore: frozenset[str] = frozenset()) -> tuple[Literals, ...]:
+        # (a and b) or c = (a or c) and (b or c): one set per choice of a set in every branch,
+        # as long as there are few such choices; else the union of each branch's best set.
+        choices = [child.required_literal_sets(ignore) for child in self.children]
+        if not choices or not all(choices):
+            return ()
+        if prod(len(sets) for sets in choices) > MAX_LITERAL_SETS:
+            union = self.required_literals(ignore)
+            return () if union is None else (union,)
+        combined: list[Literals] = [frozenset()]
+        for sets in choices:
+            combined = [done | literals for done in combined for literals in sets]
+        return tuple(dict.fromkeys(combined))
 
     def referenced_fields(self) -> frozenset[str]:
         return frozenset().union(*(child.referenced_fields() for child in self.children))
