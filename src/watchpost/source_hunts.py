@@ -224,8 +224,9 @@ _WORKER: tuple[SourceMatcher, Sequence[Source]] | None = None
 
 
 def _work(numbers: range) -> list[SourceOutcome]:
-    """The outcomes of a batch of sources; once the batch holds `SPILL_AT` matches, further
-    ones go to temporary files (memory stays bounded whatever the batch size)."""
+    """The outcomes of a batch of sources; once the batch holds `HOLD_LIMIT` matches, further
+    sources' matches go to temporary files (memory stays bounded whatever the batch size, as
+    with 16 sources of up to `SPILL_AT` matches each before batches)."""
     assert _WORKER is not None
     matcher, sources = _WORKER
     outcomes: list[SourceOutcome] = []
@@ -233,7 +234,7 @@ def _work(numbers: range) -> list[SourceOutcome]:
     for number in numbers:
         outcome = matcher.run(sources[number])
         held += len(outcome.found)
-        if held > SPILL_AT and outcome.found and matcher.spill_dir is not None:
+        if held > HOLD_LIMIT and outcome.found and matcher.spill_dir is not None:
             spill(outcome, matcher.spill_dir)
         outcomes.append(outcome)
     return outcomes
