@@ -27,6 +27,8 @@ from datetime import UTC, datetime
 import re2
 
 from watchpost.events import WINDOWS, Event, Origin
+from watchpost.matching.model import CompileError
+from watchpost.matching.re2_calls import Re2Test, compile_re2
 from watchpost.readers.evtx import GateFor, TextGate
 from watchpost.ruleset import RuleIndex, literal_requirement
 
@@ -54,11 +56,10 @@ def text_gates(index: RuleIndex) -> GateFor:
         if len(literals) > MAX_LITERALS:
             return None
         try:
-            pattern = re2.compile("(?i)" + "|".join(_pattern(literal) for literal in sorted(literals)))
-        except re2.error:  # too large for RE2's memory budget: decode these records
+            pattern = "(?i)" + "|".join(_pattern(literal) for literal in sorted(literals))
+            return Re2Test(compile_re2(pattern, "a record gate"))  # a truth value, no match object
+        except CompileError:  # too large for RE2's memory budget: decode these records
             return None
-        search = pattern.search
-        return lambda text: search(text) is not None
 
     return gate_for
 
