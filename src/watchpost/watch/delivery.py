@@ -7,7 +7,10 @@ since the last one written; `committed` says it was):
 - `DurableJsonlSink` appends the alerts to its file, flushes and fsyncs, and records the file's
   size. On start it cuts a half-written last line and reads the ids of the alerts written after
   the last checkpoint (a crash between its fsync and the checkpoint): those are not written again
-  when the restarted watch produces them once more.
+  when the restarted watch produces them once more. Their keys go into the first checkpoint that
+  records a larger size: a commit may move the size past them before the positions move past
+  their events (a network sink's queue is committed every batch, a full checkpoint at most once a
+  second), and a watch killed in between reads back only what lies after that size.
 - `OutboxSink` (webhook, syslog) queues the alerts in the state file, in the checkpoint's own
   transaction; a sender thread then hands them to the receiver, oldest first, with exponential
   backoff while it fails, and removes each once taken. The queue is bounded: at ``max_queue``
@@ -82,8 +85,11 @@ class DurableJsonlSink:
         known = store.delivered(name)
         saved = store.get_meta(self.size_key)
         checkpointed = int(saved.decode()) if saved is not None else 0
-        known |= _recover_tail(path, checkpointed)
-        self.recent = RecentKeys(known)
+        recovered = [key for key in _recover_tail(path, checkpointed) if key not in known]
+        self.recovered = recovered
+        """Keys of the alerts after the committed size (written before a crash, not committed):
+        they are committed with the first size recorded (`deliver`)."""
+        self.recent = RecentKeys(known | set(recovered))
         self.stream = open(path, "ab")  # noqa: SIM115 - closed by close()
 
     def deliver(self, alerts: list[Alert], checkpoint: Checkpoint) -> None:
@@ -101,7 +107,11 @@ class DurableJsonlSink:
             self.stream.flush()
             os.fsync(self.stream.fileno())
             self.written += len(lines)
-        checkpoint.delivered.setdefault(self.name, []).extend(keys)
+        delivered = checkpoint.delivered.setdefault(self.name, [])
+        if self.recovered:  # the size recorded below is past them: only their keys recognise them now
+            delivered.extend(self.recovered)
+            self.recovered = []
+        delivered.extend(keys)
         checkpoint.meta[self.size_key] = str(self.stream.tell()).encode()
 
     def committed(self) -> None:
@@ -117,12 +127,13 @@ class DurableJsonlSink:
         self.stream.close()
 
 
-def _recover_tail(path: Path, checkpointed: int) -> set[str]:
-    """Cut a half-written last line; the ids of the alerts after ``checkpointed`` bytes."""
+def _recover_tail(path: Path, checkpointed: int) -> list[str]:
+    """Cut a half-written last line; the ids of the alerts after ``checkpointed`` bytes, in
+    file order."""
     try:
         size = path.stat().st_size
     except FileNotFoundError:
-        return set()
+        return []
     if size < checkpointed:
         checkpointed = 0  # the file was replaced or cut by someone else: read all of it
     with open(path, "r+b") as stream:
@@ -133,15 +144,15 @@ def _recover_tail(path: Path, checkpointed: int) -> set[str]:
             stream.truncate(checkpointed + end)
             stream.flush()
             os.fsync(stream.fileno())
-    keys: set[str] = set()
+    keys: dict[str, None] = {}
     for line in tail[:end].splitlines():
         try:
             value = orjson.loads(line)
         except orjson.JSONDecodeError:
             continue
         if isinstance(value, dict) and isinstance(value.get("id"), str):
-            keys.add(value["id"])
-    return keys
+            keys[value["id"]] = None
+    return list(keys)
 
 
 class TerminalSink:
