@@ -9,11 +9,13 @@ seconds, a full checkpoint: positions, correlation state, delivered keys. See do
 
 from __future__ import annotations
 
+import heapq
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from operator import attrgetter
 from pathlib import Path
 from typing import Any
 
@@ -157,9 +159,11 @@ class Watch:
         return ending
 
     def _read(self, alerts: list[Alert], release: bool = False) -> int:
-        """Poll the followers until ``batch_bytes`` or nothing new; match what was read.
-        ``release``: lines held back for a join are read too (`Follower.poll`)."""
+        """Poll the followers until ``batch_bytes`` or nothing new; match what was read, the
+        files' events merged by time (`merge_by_time`). ``release``: lines held back for a join
+        are read too (`Follower.poll`)."""
         taken = 0
+        runs: dict[tuple[str, tuple[int, int] | None], list[Event]] = {}
         while taken < self.options.batch_bytes and not self.stopping.is_set():
             progressed = False
             for follower in self.followers:
@@ -170,10 +174,12 @@ class Watch:
                 taken += max(len(chunk.data), 1) + 100 * len(chunk.events or ())
                 if chunk.format in (None, UNKNOWN_FORMAT):
                     continue
-                for event in self.sessions.decode(chunk, self.problems):
-                    self._match(event, alerts)
+                run = runs.setdefault((chunk.name, chunk.identity), [])
+                run.extend(self.sessions.decode(chunk, self.problems))
             if not progressed:
                 break
+        for event in merge_by_time(list(runs.values())):
+            self._match(event, alerts)
         return taken
 
     def _match(self, event: Event, alerts: list[Alert]) -> None:
@@ -284,6 +290,17 @@ class Watch:
 
     def health(self) -> dict[str, Any]:
         return self.status.snapshot()
+
+
+def merge_by_time(runs: list[list[Event]]) -> Iterable[Event]:
+    """The events of one batch, each file's in its order, merged by timestamp (ties in the
+    order the files were first read), as a hunt merges its sources: a restart's backlogs are
+    read a file at a time (up to `followers.READ_LIMIT` per poll), so one file's events may be minutes
+    ahead of another's, and the correlation engine would take the other's as late matches
+    (behind its release horizon) where a hunt has them in time order."""
+    if len(runs) == 1:
+        return runs[0]
+    return heapq.merge(*runs, key=attrgetter("timestamp"))
 
 
 def _follower(item: str, options: FollowOptions) -> Follower:
