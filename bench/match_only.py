@@ -63,11 +63,12 @@ def main() -> None:
 
 
 def forget_clean_values(index: RuleIndex) -> None:
-    """Later rounds would find the keyword gate's memory filled by the earlier ones."""
-    gate = getattr(getattr(index, "_prefilter", None), "keyword_gate", None)
-    clean = getattr(gate, "clean", None)
-    if clean is not None:
-        clean.clear()
+    """Later rounds would find the prefilter's memories (values already searched) filled."""
+    prefilter = getattr(index, "_prefilter", None)
+    for memory in (getattr(getattr(prefilter, "keyword_gate", None), "clean", None),
+                   getattr(prefilter, "found", None)):
+        if memory is not None:
+            memory.clear()
 
 
 if __name__ == "__main__":

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from tests.matching.helpers import compile_detection, event
@@ -118,3 +118,25 @@ def test_an_or_of_ands_states_one_set_per_combination_of_its_branches_sets() -> 
     hits = (event(Image="C:\\Windows\\x.exe", CommandLine="a\\..\\..\\b"), event(CommandLine="A.EXE\\..\\b"))
     for hit in hits:
         assert matcher.matches(hit) and passes(prefilter, hit)
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.lists(st.dictionaries(st.sampled_from(FIELDS), values), min_size=2, max_size=10), st.integers(1, 4))
+@example([{"Image": "ab\\tool.exe"}, {"Image": "ab\\other.exe"}, {"Image": "ab\\x.exe"}], 2)
+def test_remembered_literals_of_a_value_are_those_searched_afresh(
+    sequence: list[dict[str, Any]], remembered: int
+) -> None:
+    import watchpost.matching.literal_prefilter as module
+
+    sets = requirement(compile_detection(DETECTION))
+    remembering = LiteralPrefilter([sets])
+    scans = remembering.fields_for([0])
+    saved = module.REMEMBERED_VALUES
+    module.REMEMBERED_VALUES = remembered
+    try:
+        for fields in sequence:
+            afresh = LiteralPrefilter([sets]).literals_in(event(**fields), scans)
+            assert remembering.literals_in(event(**fields), scans) == afresh
+            assert len(remembering.found) <= remembered
+    finally:
+        module.REMEMBERED_VALUES = saved
