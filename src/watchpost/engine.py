@@ -62,6 +62,9 @@ class HuntStats:
     sources_failed: int = 0
     events: int = 0
     events_in_range: int = 0
+    undecoded: int = 0
+    """Records counted in ``events`` that were never decoded: their raw Channel/EventID or text
+    shows that no loaded rule can match them (`readers.evtx.RecordSelection`)."""
     matches: int = 0
     alerts: int = 0
     alerts_by_level: Counter[str] = field(default_factory=Counter)
@@ -149,6 +152,7 @@ class Hunt:
             count += selection.skipped
             stats.events += selection.skipped
             stats.events_in_range += selection.skipped
+            stats.undecoded += selection.skipped
         if count == 0 and self.problems.by_path[source.name] > problems_before:
             stats.sources_failed += 1
         stats.sources_done += 1
@@ -164,6 +168,7 @@ class Hunt:
                     stats.sources_failed += 1
             stats.events += outcome.events
             stats.events_in_range += outcome.in_range
+            stats.undecoded += outcome.undecoded
             stats.matches += outcome.matches
             stats.sources_done += 1
             yield outcome

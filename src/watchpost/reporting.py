@@ -44,8 +44,11 @@ def print_summary(engine: Hunt, err: IO[str]) -> None:
         err.write(f"correlation: {sanitise_terminal(problem.describe(), 500)}\n")
     rate = stats.events / stats.elapsed if stats.elapsed > 0 else 0.0
     failed = f" ({stats.sources_failed} could not be read)" if stats.sources_failed else ""
+    undecoded = (f"; {stats.undecoded} not decoded: no loaded rule can match them"
+                 if stats.undecoded else "")
     err.write(
-        f"read {stats.sources} inputs{failed}, {stats.events} events ({stats.events_in_range} in range) "
+        f"read {stats.sources} inputs{failed}, {stats.events} events ({stats.events_in_range} in range"
+        f"{undecoded}) "
         f"in {stats.elapsed:.1f}s ({rate:,.0f} events/s); skipped {problems.count('read')} unreadable, "
         f"{len(engine.ruleset.problems)} rules could not run\n"
     )

@@ -56,6 +56,8 @@ class SourceOutcome:
     name: str
     events: int = 0
     in_range: int = 0
+    undecoded: int = 0
+    """EVTX records counted in ``events`` but never decoded: no loaded rule can match them."""
     matches: int = 0
     found: list[Found] = field(default_factory=list)
     spill: str | None = None
@@ -129,6 +131,7 @@ class SourceMatcher:
         if selection is not None:
             outcome.events += selection.skipped
             outcome.in_range += selection.skipped
+            outcome.undecoded += selection.skipped
         if len(found) > SPILL_AT and self.spill_dir is not None:
             spill(outcome, self.spill_dir)
         if problems.counts:
