@@ -119,3 +119,22 @@ def test_checkpoint_every_sets_how_long_positions_wait(tmp_path: Path) -> None:
     frequent = positions_after_a_kill(tmp_path, logs, "0.2")
     assert [p.offset for p in frequent.values()] == [(logs / "a.xml").stat().st_size]
     assert positions_after_a_kill(tmp_path, logs, "3600") == {}
+
+
+def test_problems_and_health_lines_are_stripped_of_control_characters(tmp_path: Path) -> None:
+    """A file name (and log text quoted in a problem) is attacker-controlled: the watch's closing
+    problem lines and health line must not carry terminal escapes to the analyst's console."""
+    logs = tmp_path / "logs"
+    logs.mkdir()
+    hostile = logs / "evil\x1b]0;owned\x07\x1b[2J.jsonl"
+    hostile.write_bytes(b'{"not": "closed"\n{"EventID": 1}\n')
+    out = tmp_path / "alerts.jsonl"
+    command = watch_command([logs], tmp_path / "state", "--jsonl", str(out), "--stop-when-idle", "0.5")
+    finished = subprocess.run(command, cwd=PROJECT, capture_output=True, timeout=60)
+    assert finished.returncode == 0, finished.stderr.decode()[-2000:]
+    err = finished.stderr.decode()
+    problems = [line for line in err.splitlines() if line.startswith("problem:")]
+    assert any("malformed JSON" in line for line in problems)
+    assert any("evil" in line for line in problems)
+    assert "watchpost watch:" in err
+    assert "\x1b" not in err and "\x07" not in err

@@ -7,10 +7,17 @@ import sys
 from datetime import timedelta
 from pathlib import Path
 from types import FrameType
+from typing import IO, TYPE_CHECKING
 
 import click
 
 from watchpost.rules.model import LEVELS
+from watchpost.sinks.terminal_text import sanitise_terminal
+
+if TYPE_CHECKING:
+    from watchpost.watch.delivery import DeliverySink
+    from watchpost.watch.loop import Watch
+    from watchpost.watch.state import StateStore
 
 HELP_SETTINGS = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
 
@@ -71,7 +78,6 @@ def watch(inputs: tuple[str, ...], state_dir: Path, rules: tuple[Path, ...], jso
     SIGINT/SIGTERM stop it cleanly; SIGUSR1 prints a health line on standard error.
     """
     from watchpost.readers.registry import FORMATS
-    from watchpost.watch.delivery import DeliverySink, DurableJsonlSink, OutboxSink, TerminalSink
     from watchpost.watch.loop import Watch, WatchOptions
     from watchpost.watch.state import StateStore
 
@@ -83,6 +89,32 @@ def watch(inputs: tuple[str, ...], state_dir: Path, rules: tuple[Path, ...], jso
         store = StateStore(state_dir)
     except (ValueError, OSError) as exc:
         raise click.ClickException(str(exc)) from exc
+    sinks = open_sinks(store, jsonl, webhook, syslog, terminal, max_queue)
+    options = WatchOptions(rules=list(rules), placeholders=placeholders, input_format=input_format,
+                           min_level=min_level, lateness=timedelta(seconds=lateness),
+                           poll_interval=poll_interval, idle_after=idle_after, watermark=watermark,
+                           max_queue=max_queue, stop_when_idle=stop_when_idle, start_at_end=start_at_end,
+                           status_file=status_file, status_every=status_every,
+                           checkpoint_every=checkpoint_every)
+    running = Watch(options, list(inputs), store, sinks)
+    err = click.get_text_stream("stderr")
+    for rule_problem in running.ruleset.problems:
+        err.write(f"rule problem: {sanitise_terminal(rule_problem.describe(), 500)}\n")
+    try:
+        run_until_stopped(running, err)
+    finally:
+        for sink in sinks:  # queued alerts get a moment (at the end of input: up to a minute)
+            sink.close(wait=60.0 if stop_when_idle is not None else 2.0)
+        store.close()
+    report_end(running, err)
+    sys.exit(0)
+
+
+def open_sinks(store: StateStore, jsonl: Path | None, webhook: str | None, syslog: str | None,
+               terminal: bool | None, max_queue: int) -> list[DeliverySink]:
+    """The sinks asked for; the terminal when none is (or when --terminal says so)."""
+    from watchpost.watch.delivery import DurableJsonlSink, OutboxSink, TerminalSink
+
     sinks: list[DeliverySink] = []
     try:
         if jsonl is not None:
@@ -99,40 +131,33 @@ def watch(inputs: tuple[str, ...], state_dir: Path, rules: tuple[Path, ...], jso
         raise click.BadParameter(str(exc)) from exc
     if terminal or (terminal is None and not sinks):
         sinks.append(TerminalSink())
-    options = WatchOptions(rules=list(rules), placeholders=placeholders, input_format=input_format,
-                           min_level=min_level, lateness=timedelta(seconds=lateness),
-                           poll_interval=poll_interval, idle_after=idle_after, watermark=watermark,
-                           max_queue=max_queue, stop_when_idle=stop_when_idle, start_at_end=start_at_end,
-                           status_file=status_file, status_every=status_every,
-                           checkpoint_every=checkpoint_every)
-    running = Watch(options, list(inputs), store, sinks)
-    err = click.get_text_stream("stderr")
-    for rule_problem in running.ruleset.problems:
-        err.write(f"rule problem: {rule_problem.describe()}\n")
+    return sinks
+
+
+def run_until_stopped(running: Watch, err: IO[str]) -> None:
+    """Run the watch; SIGINT/SIGTERM stop it cleanly, SIGUSR1 prints the health line."""
 
     def stop(signum: int, frame: FrameType | None) -> None:
         running.stop()
 
     def health(signum: int, frame: FrameType | None) -> None:
-        err.write(running.status.line() + "\n")
+        err.write(sanitise_terminal(running.status.line()) + "\n")
         err.flush()
 
     signal.signal(signal.SIGINT, stop)
     signal.signal(signal.SIGTERM, stop)
     if hasattr(signal, "SIGUSR1"):
         signal.signal(signal.SIGUSR1, health)
-    try:
-        running.run()
-    finally:
-        for sink in sinks:  # queued alerts get a moment (at the end of input: up to a minute)
-            sink.close(wait=60.0 if stop_when_idle is not None else 2.0)
-        store.close()
+    running.run()
+
+
+def report_end(running: Watch, err: IO[str]) -> None:
+    """The first problems met and the final health line; file names and log text in them are
+    attacker-controlled, so control characters are stripped."""
     shown = [p for p in running.problems.problems if p.stage != "rule"][:20]
     for problem in shown:
-        err.write(f"problem: {problem.describe()}\n")
-    err.write(running.status.line() + "\n")
-    sys.exit(0)
-
+        err.write(f"problem: {sanitise_terminal(problem.describe(), 500)}\n")
+    err.write(sanitise_terminal(running.status.line()) + "\n")
 
 if __name__ == "__main__":
     watch()
