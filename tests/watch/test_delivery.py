@@ -178,3 +178,20 @@ def test_syslog_over_udp_and_tcp_on_loopback(tmp_path: Path, ruleset: RuleSet) -
     for messages in (datagrams, frames):
         ids = [orjson.loads(m.split(b"\xef\xbb\xbf", 1)[1])["id"] for m in messages]
         assert ids == [a.key for a in alerts]
+
+
+def test_terminal_sink_strips_control_characters_from_log_text(ruleset: RuleSet) -> None:
+    """The host name comes from the log (attacker-controlled): no escape reaches the console."""
+    import io
+
+    from watchpost.watch.delivery import TerminalSink
+
+    alert = detection_alerts(ruleset)[0]
+    event = alert.events[0]
+    event.fields["Computer"] = "WS01\x1b]0;owned\x07\x1b[2J"
+    stream = io.StringIO()
+    TerminalSink(stream).deliver([alert], Checkpoint())
+    written = stream.getvalue()
+    assert "WS01" in written and alert.key in written
+    assert "\x1b" not in written and "\x07" not in written
+    assert written.count("\n") == 1

@@ -35,6 +35,7 @@ import orjson
 
 from watchpost.alerts import Alert
 from watchpost.sinks.jsonl import dump_alert
+from watchpost.sinks.terminal_text import sanitise_terminal
 from watchpost.watch.state import Checkpoint, StateStore, open_connection
 
 RECENT_KEYS = 100_000
@@ -166,8 +167,9 @@ class TerminalSink:
     def deliver(self, alerts: list[Alert], checkpoint: Checkpoint) -> None:
         for alert in alerts:
             when = alert.timestamp.strftime("%Y-%m-%d %H:%M:%S")
-            self.stream.write(f"{when}Z  {alert.rule.level:<13} {alert.rule.title}  "
-                              f"host={alert.host or '-'}  id={alert.key}\n")
+            line = (f"{when}Z  {alert.rule.level:<13} {alert.rule.title}  "
+                    f"host={alert.host or '-'}  id={alert.key}")
+            self.stream.write(sanitise_terminal(line) + "\n")  # host and title: not ours
         self.stream.flush()
         self.written += len(alerts)
 
