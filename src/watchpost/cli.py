@@ -216,13 +216,14 @@ def rules() -> None:
 def rules_check(paths: tuple[Path, ...], placeholders: Path | None) -> None:
     """Load and compile rules; list every rule that cannot run, with the reason (exit 1 if any)."""
     from watchpost.ruleset import load_ruleset
+    from watchpost.sinks.terminal_text import sanitise_terminal
 
     ruleset = load_ruleset(list(paths), placeholders=placeholders)
     out = click.get_text_stream("stdout")
     for problem in ruleset.problems:
-        out.write(problem.describe() + "\n")
+        out.write(sanitise_terminal(problem.describe()) + "\n")  # quotes rule files
     for note in ruleset.report.notes:
-        out.write("note: " + note.describe() + "\n")
+        out.write("note: " + sanitise_terminal(note.describe()) + "\n")
     report = ruleset.report
     runnable = len(ruleset.detections) + len(ruleset.correlations)
     out.write(f"{report.files} files, {runnable} rules runnable "

@@ -177,3 +177,14 @@ def test_an_undefined_placeholder_reads_as_an_empty_list(tmp_path: Path) -> None
     _, out, err = run("hunt", sample, "--rules", str(rule), "-f", "jsonl", "--placeholders", str(values))
     assert jsonl(out) == []
     assert "%known_hosts%" not in err
+
+
+def test_rules_check_strips_control_characters_from_rule_text(tmp_path: Path) -> None:
+    """Rules come from third parties too: a title with terminal escapes is shown, defused."""
+    (tmp_path / "r.yml").write_text('title: "bad \\x1b]0;owned\\x07\\x1b[2J rule"\n'
+                                    "logsource: {product: windows}\n"
+                                    "detection:\n  sel: {a|nosuchmod: 1}\n  condition: sel\n")
+    code, out, _ = run("rules", "check", str(tmp_path))
+    assert code == 1
+    assert "bad" in out and "nosuchmod" in out
+    assert "\x1b" not in out and "\x07" not in out

@@ -7,6 +7,8 @@ from pathlib import Path
 
 import click
 
+from watchpost.sinks.terminal_text import sanitise_terminal
+
 
 @click.command("test")
 @click.argument("paths", nargs=-1, required=True, type=click.Path(exists=True, path_type=Path))
@@ -28,10 +30,10 @@ def rules_test(paths: tuple[Path, ...], require_tests: bool, quiet: bool) -> Non
         else:
             failed += 1
         if not quiet or not result.passed:
-            out.write(result.describe() + "\n")
+            out.write(sanitise_terminal(result.describe()) + "\n")
     missing = untested_rules(list(paths)) if require_tests else []
     for line in missing:
-        out.write(f"MISSING {line}\n")
+        out.write(f"MISSING {sanitise_terminal(line)}\n")
     files = len(find_test_files(list(paths)))
     out.write(
         f"{files} test files, {passed} cases passed, {failed} failed"
