@@ -5,8 +5,8 @@
   restart the saved file is looked for by identity in the same directory and finished first, or
   reported if gone);
   truncation (the size drops below the position: read again from the start); a file that does
-  not exist yet (read from its start once it appears). EVTX files are re-parsed when they change
-  and only records after the last one processed are taken.
+  not exist yet (read from its start once it appears). EVTX files are read by `EvtxTail`
+  (``evtx_tail.py``): only the chunks holding records after the last one processed are decoded.
 - `DirectoryFollower` polls a directory (recursively) and follows each file it finds **by
   identity**: a rotated file keeps its follower under its new name (no line read twice), the new
   file at the old name is a new file, read from its start. A deleted file is read to its end.
