@@ -1,5 +1,6 @@
 """Text gates for EVTX records: skip, undecoded, admitted records whose raw text holds none of
-the literals their candidate rules require.
+the literals their candidate rules require. JSON lines get a gate of their own
+(`json_line_gate`, at the end of this module).
 
 `RecordSelection` (``readers/evtx.py``) keeps a record only when some rule admits its Channel and
 EventID. Among those, most cannot match either: a rule that requires ``netstat`` in
@@ -30,6 +31,7 @@ from watchpost.events import WINDOWS, Event, Origin
 from watchpost.matching.model import CompileError
 from watchpost.matching.re2_calls import Re2Test, compile_re2
 from watchpost.readers.evtx import GateFor, TextGate
+from watchpost.readers.json_shapes import NO_HINT
 from watchpost.ruleset import RuleIndex, literal_requirement
 
 _NUMBER_CHARACTERS = frozenset("0123456789.+-e")
@@ -95,3 +97,118 @@ def _pattern(text: str) -> str:
 
 def _nothing_passes(text: str) -> bool:
     return False
+
+
+# --- JSON lines -------------------------------------------------------------------------------
+
+_LINE_SAFE = frozenset(
+    "abcdefghijklmnopqrstuvwxyz0123456789 -_.,:;()[]{}!#$%*?@^|~"
+)
+"""Characters a JSON writer puts in a string as they are. Left out: ``"`` and ``\\`` (always
+escaped), ``/`` (``\\/``), ``<``, ``>``, ``&``, ``'``, ``+``, ``=`` and the backtick (written as
+``\\u00XX`` by Go's and .NET's encoders), control characters and everything beyond ASCII
+(``\\uXXXX``). Upper-case letters need not be listed: literals are lower-case."""
+_COMMON_RUNS = frozenset({"c:", "windows", "system32", "syswow64", "program files", "exe"})
+"""Runs that occur in most Windows events: another run of the same literal is searched instead."""
+MIN_RUN = 3
+EVTX_DUMP_KEY = "event_record_id"
+"""The key of pyevtx-rs records (`readers.json.LineSkips`: lines holding it are never skipped)."""
+"""Shortest run of a literal worth searching (shorter ones pass nearly every line)."""
+
+
+def json_line_gate(index: RuleIndex) -> LineTest | None:
+    """The `LineTest` of JSON lines for ``index``, or None when every line must be decoded.
+
+    The JSON reader (`watchpost.readers.json_shapes`) gives Windows and hint-less events, and a
+    line's shape, Channel and EventID are not known before decoding: every variant whose logsource
+    gate admits either hint is taken, whatever Channel and EventID it requires, so a line can
+    match only if its text holds one of those variants' literals. A variant is represented by
+    the first of its literal sets whose literals all have a `literal_run`; a variant without one
+    (a rule requiring no literal, or only short or escaped ones) leaves no gate.
+    """
+    runs: set[str] = set()
+    for variant in index._variants:  # noqa: SLF001 - every variant, not one key's candidates
+        gate = variant.variant.gate
+        if not (gate.admits(WINDOWS) or gate.admits(NO_HINT)):
+            continue  # never a candidate for an event of the JSON reader
+        found = _line_runs(literal_requirement(variant.variant))
+        if found is None:
+            return None
+        runs |= found
+    if not runs or len(runs) > MAX_LITERALS:
+        return None
+    runs.add(EVTX_DUMP_KEY)  # such lines are decoded: their embedded record may not parse
+    pattern = "(?i)" + "|".join(_run_pattern(run) for run in sorted(runs))
+    try:
+        return LineTest(pattern)
+    except CompileError:
+        return None
+
+
+def _line_runs(requirement: tuple[frozenset[tuple[str, str]], ...]) -> frozenset[str] | None:
+    for literals in requirement:
+        runs = [literal_run(literal) for _, literal in literals]
+        if runs and all(run is not None for run in runs):
+            return frozenset(run for run in runs if run is not None)
+    return None
+
+
+def literal_run(literal: str) -> str | None:
+    """A part of ``literal`` (lower-case) that any JSON text of a string holding it holds too.
+
+    A string value that holds ``literal`` holds each of its runs of `_LINE_SAFE` characters, and
+    a JSON writer writes those characters as they are, side by side, also inside a JSON string
+    embedded in another one. Of the runs of at least `MIN_RUN` characters that are not only
+    number characters (a float's text may differ from how JSON wrote it), the longest that is not
+    in `_COMMON_RUNS` is taken (else the longest); None when there is none.
+    """
+    runs: list[str] = []
+    current: list[str] = []
+    for character in literal + "\x00":
+        if character in _LINE_SAFE:
+            current.append(character)
+            continue
+        run = "".join(current)
+        current = []
+        if len(run) >= MIN_RUN and not _NUMBER_CHARACTERS.issuperset(run):
+            runs.append(run)
+    if not runs:
+        return None
+    rare = [run for run in runs if run.strip() not in _COMMON_RUNS]
+    return max(rare or runs, key=len)
+
+
+def _run_pattern(run: str) -> str:
+    """RE2 (with ``(?i)``) for the texts whose decoded, lower-cased form holds ``run``: besides
+    ASCII case, ``k`` may be U+212A (raw, folded by RE2, or written ``\\u212a``) and a final
+    ``i`` may be U+0130 (raw or ``\\u0130``), the only code points ``str.lower`` maps into ASCII."""
+    parts: list[str] = []
+    for position, character in enumerate(run):
+        if character == "k":
+            parts.append("(?:k|\\\\u212a)")
+        elif character == "i" and position == len(run) - 1:
+            parts.append("(?:i|\\x{130}|\\\\u0130)")
+        else:
+            parts.append(re2.escape(character))
+    return "".join(parts)
+
+
+class LineTest:
+    """Given a JSON line's bytes: False only when no loaded rule can match what it decodes to."""
+
+    __slots__ = ("pattern", "_match", "_anchor")
+
+    def __init__(self, pattern: str) -> None:
+        self.pattern = pattern
+        regex = compile_re2(pattern, "a JSON line gate")
+        self._match = regex._regexp.Match  # noqa: SLF001 - as `Re2Test`, on bytes
+        self._anchor = Re2Test(regex)._anchor  # noqa: SLF001
+
+    def __call__(self, line: bytes) -> bool:
+        return self._match(self._anchor, line, 0, len(line))[0] != _NO_SPAN  # type: ignore[no-any-return]
+
+    def __reduce__(self) -> tuple[object, ...]:
+        return LineTest, (self.pattern,)
+
+
+_NO_SPAN = (-1, -1)

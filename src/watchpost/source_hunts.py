@@ -26,9 +26,10 @@ from typing import TYPE_CHECKING
 from watchpost.events import WINDOWS, Event
 from watchpost.problems import ProblemLog
 from watchpost.readers.archive import ListedFile
-from watchpost.readers.base import Source
+from watchpost.readers.base import Reader, Source
 from watchpost.readers.evtx import EVTX_MAGIC, EvtxReader, RecordSelection
-from watchpost.record_gates import text_gates
+from watchpost.readers.json import JsonReader, LineSkips
+from watchpost.record_gates import json_line_gate, text_gates
 
 if TYPE_CHECKING:
     from watchpost.ruleset import RuleSet
@@ -90,11 +91,21 @@ class SourceMatcher:
         self.admitted = ruleset.index.admitted_pairs(WINDOWS) if since is None and until is None else None
         self._selection = RecordSelection(self.admitted, text_gates(ruleset.index))
         """What each source's selection starts from: ids learned and gates built so far."""
+        self.line_gate = json_line_gate(ruleset.index) if since is None and until is None else None
+        """JSON lines no rule can match are skipped undecoded (`record_gates.json_line_gate`)."""
 
-    def events(self, source: Source, problems: ProblemLog) -> tuple[Iterator[Event], RecordSelection | None]:
-        """The events of ``source`` (EVTX: without the records no rule admits) and the selection."""
-        from watchpost.readers.registry import read_source
+    def events(
+        self, source: Source, problems: ProblemLog
+    ) -> tuple[Iterator[Event], RecordSelection | LineSkips | None]:
+        """The events of ``source`` (EVTX records and JSON lines: without those no rule can
+        match) and what counts the skipped ones."""
+        from watchpost.readers.registry import FORMATS, read_source
 
+        if self.line_gate is not None and self.input_format in (None, "json") and not _is_evtx(source):
+            reader = FORMATS["json"] if self.input_format == "json" else _sniffed_reader(source)
+            if isinstance(reader, JsonReader):
+                skips = LineSkips(self.line_gate)
+                return _guarded(reader.read_gated(source, problems, skips), source, problems, "json"), skips
         if self.admitted is None or self.input_format not in (None, "evtx"):
             return read_source(source, problems, self.input_format), None
         if not _is_evtx(source):
@@ -149,12 +160,27 @@ def _is_evtx(source: Source) -> bool:
         return False
 
 
-def _guarded(events: Iterator[Event], source: Source, problems: ProblemLog) -> Iterator[Event]:
+def _sniffed_reader(source: Source) -> Reader | None:
+    """The reader `read_source` would choose for ``source``; None when its head cannot be read
+    or is empty (`read_source` then reports it)."""
+    from watchpost.readers.registry import HEAD_SIZE, choose_reader
+
+    try:
+        with source.open() as stream:
+            head = stream.read(HEAD_SIZE)
+    except Exception:
+        return None
+    return choose_reader(head, source) if head else None
+
+
+def _guarded(
+    events: Iterator[Event], source: Source, problems: ProblemLog, reader: str = "evtx"
+) -> Iterator[Event]:
     """As `read_source` does: a reader failure is a problem, never an exception."""
     try:
         yield from events
     except Exception as exc:
-        problems.add("read", source.name, None, f"reading as evtx failed: {type(exc).__name__}: {exc}")
+        problems.add("read", source.name, None, f"reading as {reader} failed: {type(exc).__name__}: {exc}")
 
 
 def spill(outcome: SourceOutcome, directory: str) -> None:

@@ -22,7 +22,7 @@ reported; events without any time get 1970-01-01, reported once per file with th
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from datetime import datetime
 from typing import Any
 
@@ -46,17 +46,43 @@ class JsonReader:
         return utf8_head(head)[:1] in (b"{", b"[")
 
     def read(self, source: Source, problems: ProblemLog) -> Iterator[Event]:
+        return self.read_gated(source, problems, None)
+
+    def read_gated(self, source: Source, problems: ProblemLog, gate: LineSkips | None) -> Iterator[Event]:
+        """`read`, skipping (undecoded, counted in ``gate.skipped``) the JSON lines it rejects."""
         with source.open() as stream:
-            reading = _JsonFile(source.name, problems)
+            reading = _JsonFile(source.name, problems, gate)
             yield from reading.events(utf8_lines(stream))
             reading.report_untimed()
 
 
+LineGate = Callable[[bytes], bool]
+"""Given a JSON line's bytes: False only when no loaded rule can match what it decodes to."""
+
+
+class LineSkips:
+    """A `LineGate` and the lines of one source it kept from being decoded (``skipped``).
+
+    Only lines of a JSON Lines file after its first are offered, and only a line that is one
+    object (``{`` ... ``}``) is skipped: such a line gives one event, so each skipped line counts
+    as one event. The gate must pass every line holding ``event_record_id`` (an evtx-dump record,
+    whose ``data`` may fail to decode and give no event). A skipped
+    line that was malformed is not reported (as with EVTX records that are not decoded).
+    """
+
+    __slots__ = ("gate", "skipped")
+
+    def __init__(self, gate: LineGate) -> None:
+        self.gate = gate
+        self.skipped = 0
+
+
 class _JsonFile:
-    def __init__(self, name: str, problems: ProblemLog) -> None:
+    def __init__(self, name: str, problems: ProblemLog, skips: LineSkips | None = None) -> None:
         self.name = name
         self.problems = problems
         self.untimed = 0
+        self.skips = skips
 
     def events(self, lines: Iterable[bytes]) -> Iterator[Event]:
         line_iter = iter(lines)
@@ -82,7 +108,10 @@ class _JsonFile:
         if self.untimed:
             self._problem(None, f"{self.untimed} events without a time: their time is set to 1970-01-01")
 
-    def _json_lines(self, lines: Iterator[bytes], number: int) -> Iterator[Event]:
+    def _json_lines(self, lines: Iterator[bytes], number: int, gated: bool = True) -> Iterator[Event]:
+        if gated and self.skips is not None:
+            yield from self._gated_json_lines(lines, number, self.skips)
+            return
         loads = orjson.loads
         for line in lines:
             number += 1
@@ -98,6 +127,16 @@ class _JsonFile:
                     yield event
             else:
                 yield from self._events_of(value, number, "line")
+
+    def _gated_json_lines(self, lines: Iterator[bytes], number: int, skips: LineSkips) -> Iterator[Event]:
+        """`_json_lines`, each line first offered to the gate (see `LineSkips`)."""
+        gate = skips.gate
+        for line in lines:
+            number += 1
+            if not gate(line) and _one_object(line):
+                skips.skipped += 1
+                continue
+            yield from self._json_lines(iter((line,)), number - 1, gated=False)
 
     def _document(self, first_number: int, lines: list[bytes]) -> Iterator[Event]:
         text = b"".join(lines)
@@ -185,6 +224,15 @@ def _starts_document(first_line: bytes) -> bool:
         return not first_line.endswith(b"}")
     words = first_line.split()
     return len(words) == 2 and words[0] == b"Record" and words[1].isdigit()
+
+
+def _one_object(line: bytes) -> bool:
+    """Whether ``line`` is ``{`` ... ``}`` (blanks around allowed), so that, when it is JSON, it is
+    one object. The gate passes a line holding ``event_record_id`` (see `LineSkips`)."""
+    if line[:1] == b"{" and line[-2:] == b"}\n":
+        return True
+    text = line.strip()
+    return text[:1] == b"{" and text[-1:] == b"}"
 
 
 def _line_end(text: str, position: int) -> int:
