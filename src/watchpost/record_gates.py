@@ -194,7 +194,8 @@ def _run_pattern(run: str) -> str:
 
 
 class LineTest:
-    """Given a JSON line's bytes: False only when no loaded rule can match what it decodes to."""
+    """A `readers.json.LineGate`: where in JSON lines' bytes, from a start, the first text is that
+    may let a loaded rule match its line (-1: none)."""
 
     __slots__ = ("pattern", "_match", "_anchor")
 
@@ -204,11 +205,10 @@ class LineTest:
         self._match = regex._regexp.Match  # noqa: SLF001 - as `Re2Test`, on bytes
         self._anchor = Re2Test(regex)._anchor  # noqa: SLF001
 
-    def __call__(self, line: bytes) -> bool:
-        return self._match(self._anchor, line, 0, len(line))[0] != _NO_SPAN  # type: ignore[no-any-return]
+    def __call__(self, data: bytes, start: int) -> int:
+        return self._match(self._anchor, data, start, len(data))[0][0]  # type: ignore[no-any-return]
 
     def __reduce__(self) -> tuple[object, ...]:
         return LineTest, (self.pattern,)
 
 
-_NO_SPAN = (-1, -1)

@@ -171,6 +171,37 @@ def test_malformed_object_lines_are_counted_as_undecoded_events(tmp_path: Path) 
     assert hunt.problems.by_path[str(log)] == 1  # '{"EventID": 1' is decoded and reported
 
 
+def test_batches_of_mixed_lines_skip_exactly_the_object_lines_without_a_literal(tmp_path: Path) -> None:
+    """Across batch ends: hits, blank lines, arrays, damaged lines, CRLF, a last line without a
+    line break; the skipped lines are the ``{...}`` lines the gate finds nothing in."""
+    kinds = [
+        _line(1, "notepad.exe"), _line(2, "NETSTAT.EXE -ano", "C:\\Windows\\System32\\NETSTAT.EXE"), "",
+        "[]", '{"EventID": 1', _line(3, "whoami") + "\r", "  " + _line(4, "calc.exe") + " ",
+        '[{"EventID": 1, "Channel": "Security", "Image": "C:\\\\net.exe"}]', _line(5, "dir"),
+    ]
+    lines = [_line(0, "first")] + [kinds[(n * 7) % len(kinds)] for n in range(1_500)] + [_line(6, "x")]
+    log = tmp_path / "mixed.jsonl"
+    log.write_bytes("\n".join(lines).encode())  # no line break after the last line
+    gate = json_line_gate(Hunt(HuntOptions(rules=[])).ruleset.index)
+    assert gate is not None
+    expected = sum(
+        1 for line in lines[1:]
+        if gate(line.encode(), 0) < 0 and line.strip()[:1] == "{" and line.strip()[-1:] == "}"
+    )
+    skipped, matched, _ = _compare([], [log])
+    assert skipped == expected and 0 < expected < len(lines) - 200 and matched > 100
+
+
+def test_lines_ended_by_carriage_returns_are_gated_one_by_one(tmp_path: Path) -> None:
+    """UTF-16 text read with universal line ends: lines may end in ``\\r`` alone."""
+    lines = [_line(n, "NETSTAT.EXE" if n % 5 == 0 else "dir", "C:\\x\\NETSTAT.EXE") for n in range(40)]
+    lines += [_line(n, "dir") for n in range(300)]
+    log = tmp_path / "utf16.jsonl"
+    log.write_bytes("\r".join(lines).encode("utf-16"))
+    skipped, matched, _ = _compare([], [log])
+    assert skipped == 300 and matched >= 40
+
+
 @pytest.mark.parametrize(
     ("literal", "expected"),
     [
@@ -190,8 +221,8 @@ def test_literal_runs_hold_only_characters_written_as_they_are(literal: str, exp
 
 def test_gate_passes_evtx_dump_records_and_is_none_without_literals() -> None:
     gate = json_line_gate(Hunt(HuntOptions(rules=[])).ruleset.index)
-    assert gate is not None and gate(b'{"event_record_id": 1, "data": "{}"}')
-    assert not gate(b'{"EventID": 4624, "Channel": "Security"}')
+    assert gate is not None and gate(b'{"event_record_id": 1, "data": "{}"}', 0) == 2
+    assert gate(b'{"EventID": 4624, "Channel": "Security"}', 0) == -1
     assert EVTX_DUMP_KEY in gate.pattern
     assert searchable_literals(()) is None
     without = sorted(PROCESS_CREATION.glob("proc_creation_win_powershell_*.yml"))  # some need no literal
