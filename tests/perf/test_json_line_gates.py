@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -227,3 +228,17 @@ def test_gate_passes_evtx_dump_records_and_is_none_without_literals() -> None:
     assert searchable_literals(()) is None
     without = sorted(PROCESS_CREATION.glob("proc_creation_win_powershell_*.yml"))  # some need no literal
     assert json_line_gate(Hunt(HuntOptions(rules=without)).ruleset.index) is None
+
+
+def test_the_gate_is_off_with_a_time_range_and_for_other_formats(escape_case: tuple[Path, Path]) -> None:
+    _, log = escape_case
+    ruleset = Hunt(HuntOptions(rules=[])).ruleset
+    since = datetime(2024, 1, 1, tzinfo=UTC)
+    assert SourceMatcher(ruleset, None, since, None).line_gate is None
+    assert SourceMatcher(ruleset, None, None, since).line_gate is None
+    source = next(iter(iter_sources([log], ProblemLog())))
+    explicit = SourceMatcher(ruleset, "json", None, None).run(source)
+    sniffed = SourceMatcher(ruleset, None, None, None).run(source)
+    assert explicit.undecoded == sniffed.undecoded > 0 and explicit.events == sniffed.events
+    _, skips = SourceMatcher(ruleset, "eslogger", None, None).events(source, ProblemLog())
+    assert skips is None
