@@ -63,8 +63,8 @@ class HuntStats:
     events: int = 0
     events_in_range: int = 0
     undecoded: int = 0
-    """Records counted in ``events`` that were never decoded: their raw Channel/EventID or text
-    shows that no loaded rule can match them (`readers.evtx.RecordSelection`)."""
+    """Records counted in ``events`` that were never decoded: their raw text shows that no loaded
+    rule can match them (EVTX: `readers.evtx.RecordSelection`; JSON Lines: `record_gates`)."""
     matches: int = 0
     alerts: int = 0
     alerts_by_level: Counter[str] = field(default_factory=Counter)

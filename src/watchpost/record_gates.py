@@ -127,7 +127,7 @@ def json_line_gate(index: RuleIndex) -> LineTest | None:
     (a rule requiring no literal, or only short or escaped ones) leaves no gate.
     """
     runs: set[str] = set()
-    for variant in index._variants:  # noqa: SLF001 - every variant, not one key's candidates
+    for variant in index.variants:
         gate = variant.variant.gate
         if not (gate.admits(WINDOWS) or gate.admits(NO_HINT)):
             continue  # never a candidate for an event of the JSON reader

@@ -84,6 +84,11 @@ class RuleIndex:
         self._prefilter = self._build_prefilter()
         self._selectors = _Selectors(self._variants)
 
+    @property
+    def variants(self) -> tuple[IndexedVariant, ...]:
+        """Every indexed variant, whatever key it answers (raw-record gates need them all)."""
+        return tuple(self._variants)
+
     def candidates(self, event: Event) -> tuple[IndexedVariant, ...]:
         return self._plan(event).variants
 
