@@ -11,9 +11,10 @@ from __future__ import annotations
 import argparse
 import hashlib
 import json
-import resource
 import time
 from pathlib import Path
+
+from peak_memory import peak_mb  # bench/ is on sys.path: these scripts are run by path
 
 from watchpost.engine import Hunt, HuntOptions
 
@@ -38,17 +39,13 @@ def main() -> None:
         origins = ",".join(event.origin.describe() for event in alert.events)
         digest.update(f"{alert.rule.id}|{alert.timestamp.isoformat()}|{origins}\n".encode())
     done = time.perf_counter()
-    peak_kb = max(
-        resource.getrusage(resource.RUSAGE_SELF).ru_maxrss,
-        resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss,
-    )
     print(json.dumps({
         "events": hunt.stats.events,
         "load_s": loaded - started,
         "hunt_s": done - loaded,
         "alerts": alerts,
         "digest": digest.hexdigest()[:16],
-        "peak_rss_mb": peak_kb / 1024,
+        "peak_rss_mb": peak_mb(),
         "rules": len(hunt.ruleset.detections),
     }))
 

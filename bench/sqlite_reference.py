@@ -16,12 +16,12 @@ from __future__ import annotations
 
 import argparse
 import json
-import resource
 import sqlite3
 import time
 from pathlib import Path
 from typing import Any
 
+from peak_memory import peak_mb  # bench/ is on sys.path: these scripts are run by path
 from sigma.backends.sqlite import sqliteBackend  # type: ignore[attr-defined]
 from sigma.collection import SigmaCollection
 
@@ -103,7 +103,7 @@ def main() -> None:
     print(json.dumps({
         "events": events, "queries": len(queries), "unconverted": failed, "query_errors": errors,
         "hits": hits, "convert_s": converted - started, "load_s": loaded - converted,
-        "query_s": done - loaded, "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+        "query_s": done - loaded, "peak_rss_mb": peak_mb(with_children=False),
     }))
 
 
