@@ -111,9 +111,9 @@ escaped), ``/`` (``\\/``), ``<``, ``>``, ``&``, ``'``, ``+``, ``=`` and the back
 _COMMON_RUNS = frozenset({"c:", "windows", "system32", "syswow64", "program files", "exe"})
 """Runs that occur in most Windows events: another run of the same literal is searched instead."""
 MIN_RUN = 3
+"""Shortest run of a literal worth searching (shorter ones pass nearly every line)."""
 EVTX_DUMP_KEY = "event_record_id"
 """The key of pyevtx-rs records (`readers.json.LineSkips`: lines holding it are never skipped)."""
-"""Shortest run of a literal worth searching (shorter ones pass nearly every line)."""
 
 
 def json_line_gate(index: RuleIndex) -> LineTest | None:

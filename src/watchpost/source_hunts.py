@@ -58,7 +58,8 @@ class SourceOutcome:
     events: int = 0
     in_range: int = 0
     undecoded: int = 0
-    """EVTX records counted in ``events`` but never decoded: no loaded rule can match them."""
+    """EVTX records and JSON lines counted in ``events`` but never decoded: no loaded rule can
+    match them (`readers.evtx.RecordSelection`, `readers.json.LineSkips`)."""
     matches: int = 0
     found: list[Found] = field(default_factory=list)
     spill: str | None = None
