@@ -13,6 +13,7 @@ import orjson
 import pytest
 
 from tests.watch.replay import SEED_EVENTS, append, jsonl_ids, labelled_stream
+from tests.watch.test_checkpoints import Recorder
 from watchpost.alerts import Alert
 from watchpost.engine import bundled_pack, hunt
 from watchpost.problems import ProblemLog
@@ -26,22 +27,6 @@ from watchpost.watch.state import Checkpoint, StateStore
 @pytest.fixture(scope="module")
 def ruleset() -> RuleSet:
     return load_ruleset([bundled_pack()])
-
-
-class Recorder:
-    """A transport that takes every alert and remembers its key."""
-
-    def __init__(self) -> None:
-        self.keys: list[str] = []
-
-    def send(self, body: bytes, key: str, alert: dict[str, Any]) -> None:
-        self.keys.append(key)
-
-    def describe(self) -> str:
-        return "recorder"
-
-    def close(self) -> None:
-        return None
 
 
 class Killed(Exception):
