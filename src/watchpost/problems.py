@@ -10,9 +10,10 @@ from dataclasses import dataclass, field
 class Problem:
     """One thing that could not be processed.
 
-    ``stage`` is ``"read"`` (a log record or line), ``"rule"`` (a rule that cannot run) or
-    ``"correlation"`` (late or dropped events); ``path`` names the file, ``place`` the record, line
-    or rule inside it (None when the whole file is concerned).
+    ``stage`` is ``"read"`` (a log record, line or file skipped), ``"kept"`` (a record read and
+    kept with something set to a default: a time it lacks becomes 1970-01-01), ``"rule"`` (a
+    rule that cannot run) or ``"correlation"`` (late or dropped events); ``path`` names the
+    file, ``place`` the record, line or rule inside it (None when the whole file is concerned).
     """
 
     stage: str

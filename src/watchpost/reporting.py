@@ -40,16 +40,20 @@ def print_summary(engine: Hunt, err: IO[str]) -> None:
         by_file = ", ".join(f"{sanitise_terminal(path, 200)} {count}"
                             for path, count in problems.by_path.most_common(SHOW_FILES))
         err.write(f"problems by file: {by_file}\n")
+    for problem in problems.of_stage("kept")[:SHOW_AT_MOST]:
+        err.write(f"kept: {sanitise_terminal(problem.describe(), 500)}\n")
     for problem in problems.of_stage("correlation")[:SHOW_AT_MOST]:
         err.write(f"correlation: {sanitise_terminal(problem.describe(), 500)}\n")
     rate = stats.events / stats.elapsed if stats.elapsed > 0 else 0.0
     failed = f" ({stats.sources_failed} could not be read)" if stats.sources_failed else ""
+    kept = (f", {problems.count('kept')} notes on records kept"
+            if problems.count("kept") else "")
     undecoded = (f"; {stats.undecoded} not decoded: no loaded rule can match them"
                  if stats.undecoded else "")
     err.write(
         f"read {stats.sources} inputs{failed}, {stats.events} events ({stats.events_in_range} in range"
         f"{undecoded}) "
-        f"in {stats.elapsed:.1f}s ({rate:,.0f} events/s); skipped {problems.count('read')} unreadable, "
+        f"in {stats.elapsed:.1f}s ({rate:,.0f} events/s); skipped {problems.count('read')} unreadable{kept}, "
         f"{len(engine.ruleset.problems)} rules could not run\n"
     )
     levels = ", ".join(f"{level} {stats.alerts_by_level[level]}" for level in reversed(LEVELS)

@@ -117,6 +117,15 @@ def test_the_closing_summary_says_what_was_read_skipped_and_raised(logs: Path) -
     assert "windows 系统网络链接发现" in err  # alerts by rule
 
 
+def test_records_kept_with_a_default_time_are_not_counted_as_skipped(logs: Path) -> None:
+    (logs / "untimed.json").write_text('{"EventID": 1, "Channel": "x"}\n{"EventID": 2, "Channel": "x"}\n')
+    code, _, err = run("hunt", str(logs), "-f", "jsonl")
+    assert code == 0
+    assert "skipped: " not in err and "skipped 0 unreadable, 1 notes on records kept" in err
+    # (how many lines are decoded depends on the rules' literals: undecoded lines are not counted)
+    assert f"kept: {logs / 'untimed.json'}: " in err and "events without a time: their time is set to" in err
+
+
 def test_many_problems_are_counted_by_file_and_unreadable_inputs_said(logs: Path) -> None:
     (logs / "junk.json").write_text("{not json\n" * 30)
     (logs / "junk.bin").write_bytes(b"\x00\x01 nothing known")

@@ -136,6 +136,17 @@ def test_malformed_line_is_reported_with_its_number_and_later_lines_are_read() -
     assert problems.problems[0].reason.startswith("malformed JSON")
 
 
+def test_a_cut_first_line_is_reported_at_its_own_line_and_the_next_lines_are_read() -> None:
+    # A first line opening an object it does not close is read as the start of a pretty-printed
+    # document; the decoder notices the damage on line 2, but the bad value is on line 1.
+    good = '{"EventID": 1, "Channel": "C", "TimeCreated": "2023-01-01T00:00:01Z"}'
+    events, problems = read_bytes(f'{{"EventID": 9, "Channel": "C"\n{good}\n{good}\n'.encode())
+    assert [e.origin.record for e in events] == [2, 3]
+    assert [p.describe() for p in problems.problems] == [
+        "mem.json (line 1): malformed JSON: Expecting ',' delimiter (noticed at line 2)"
+    ]
+
+
 def test_damaged_array_is_reported_then_read_value_by_value() -> None:
     good = [{"EventID": n, "Channel": "C", "TimeCreated": f"2023-01-01T00:00:0{n}Z"} for n in (1, 2, 3)]
     lines = ["[", orjson.dumps(good[0]).decode() + ",", '{"EventID": 9, "Channel": oops},',
@@ -174,6 +185,8 @@ def test_missing_and_bad_times_and_non_objects_are_reported() -> None:
     events, problems = read_bytes(data)
     assert [e.timestamp for e in events] == [EPOCH, EPOCH, EPOCH]
     described = [p.describe() for p in problems.problems]
+    # Bad times are kept (stage "kept"), records that cannot be events are skipped ("read").
+    assert [p.stage for p in problems.problems] == ["read", "kept", "read", "kept"]
     assert described == [
         "mem.json (line 3): not a JSON object: int",
         "mem.json (line 3): unparsable time 'yesterday': set to 1970-01-01",

@@ -109,7 +109,8 @@ class _JsonFile:
 
     def report_untimed(self) -> None:
         if self.untimed:
-            self._problem(None, f"{self.untimed} events without a time: their time is set to 1970-01-01")
+            self.problems.add("kept", self.name, None,
+                              f"{self.untimed} events without a time: their time is set to 1970-01-01")
 
     def _json_lines(self, lines: Iterator[bytes], number: int, gated: bool = True) -> Iterator[Event]:
         if gated and self.skips is not None:
@@ -220,7 +221,9 @@ class _JsonFile:
             try:
                 value, end = decoder.raw_decode(text, position)
             except json.JSONDecodeError as exc:
-                self._problem(f"line {first_number + exc.lineno - 1}", f"malformed JSON: {exc.msg}")
+                noticed = first_number + exc.lineno - 1
+                where = "" if noticed == line else f" (noticed at line {noticed})"
+                self._problem(f"line {line}", f"malformed JSON: {exc.msg}{where}")
                 resume = text.find("\n{", position + 1)
                 end = length if resume < 0 else resume
             else:
@@ -257,7 +260,7 @@ class _JsonFile:
                 return parse_timestamp(raw_time)
             return parse_any_timestamp(raw_time)
         except ValueError:
-            self._problem(place, f"unparsable time {raw_time!r}: set to 1970-01-01")
+            self.problems.add("kept", self.name, place, f"unparsable time {raw_time!r}: set to 1970-01-01")
             return EPOCH
 
     def _problem(self, place: str | None, reason: str) -> None:

@@ -47,6 +47,6 @@ def record_time(
             continue
     place = None if origin.record is None else f"{origin.kind} {origin.record}"
     problems.add(
-        "read", origin.path, place, f"no readable time in {', '.join(keys)}: timestamp set to 1970-01-01"
+        "kept", origin.path, place, f"no readable time in {', '.join(keys)}: timestamp set to 1970-01-01"
     )
     return EPOCH

@@ -100,7 +100,7 @@ class SysmonLinuxReader:
         make_system_integers(fields)
         timestamp = _timestamp(system_time, fields.get("UtcTime"))
         if timestamp is None:
-            problems.add("read", origin.path, place, "no readable event time: timestamp set to 1970-01-01")
+            problems.add("kept", origin.path, place, "no readable event time: timestamp set to 1970-01-01")
             timestamp = EPOCH
         event_id = fields.get("EventID")
         category = CATEGORIES.get(event_id) if isinstance(event_id, int) else None

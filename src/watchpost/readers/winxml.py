@@ -211,13 +211,13 @@ def _event(fragment: bytes, name: str, index: int, line: int, problems: ProblemL
     make_system_integers(fields)
     timestamp = EPOCH
     if system_time is None:
-        problems.add("read", name, place, "event without System/TimeCreated: timestamp set to 1970-01-01")
+        problems.add("kept", name, place, "event without System/TimeCreated: timestamp set to 1970-01-01")
     else:
         try:
             timestamp = parse_timestamp(system_time)
         except ValueError:
             problems.add(
-                "read", name, place, f"unparsable TimeCreated {system_time!r}: timestamp set to 1970-01-01"
+                "kept", name, place, f"unparsable TimeCreated {system_time!r}: timestamp set to 1970-01-01"
             )
     return Event(timestamp, fields, Origin(name, index, "element"), WINDOWS)
 
