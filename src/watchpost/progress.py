@@ -11,11 +11,11 @@ from __future__ import annotations
 import time
 from contextlib import AbstractContextManager, nullcontext
 from types import TracebackType
-from typing import IO, Any, Protocol
+from typing import IO, TYPE_CHECKING, Any, Protocol
 
-from rich.console import Console
-from rich.live import Live
-from rich.text import Text
+if TYPE_CHECKING:  # rich takes ~0.1-0.25 s to import: only a hunt that shows the line loads it
+    from rich.console import Console
+    from rich.text import Text
 
 REFRESHES_PER_SECOND = 4
 
@@ -37,6 +37,8 @@ class ProgressLine:
         self._events_at_start = stats.events
 
     def __rich__(self) -> Text:
+        from rich.text import Text
+
         return Text(self.describe(), style="dim")
 
     def describe(self) -> str:
@@ -53,6 +55,8 @@ class HuntProgress(AbstractContextManager["HuntProgress"]):
     """Shows a `ProgressLine` on ``console`` while the ``with`` block runs; erased at the end."""
 
     def __init__(self, stats: Counters, console: Console) -> None:
+        from rich.live import Live
+
         self.line = ProgressLine(stats)
         self._live = Live(self.line, console=console, refresh_per_second=REFRESHES_PER_SECOND,
                           transient=True, redirect_stdout=False, redirect_stderr=False)
@@ -81,4 +85,6 @@ def hunt_progress(stats: Counters, err: IO[str], *, quiet: bool,
     """
     if quiet or alerts_to_err_terminal or not is_terminal(err):
         return nullcontext()
+    from rich.console import Console
+
     return HuntProgress(stats, Console(file=err, highlight=False, markup=False, emoji=False))

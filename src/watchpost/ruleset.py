@@ -10,15 +10,17 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, NamedTuple
+from typing import TYPE_CHECKING, Any, NamedTuple
 
-from watchpost.correlation.spec import CorrelationSpec
 from watchpost.events import Event, LogsourceHint
 from watchpost.matching.literal_prefilter import FieldScans, LiteralPrefilter
 from watchpost.matching.model import CompiledRule, CompiledVariant, CompileError
 from watchpost.matching.nodes import literal_selectivity
-from watchpost.rules.documents import Translator
 from watchpost.rules.model import LoadReport, RuleMeta, RuleProblem
+
+if TYPE_CHECKING:  # pySigma: only loading rules needs it, never a cached start
+    from watchpost.correlation.spec import CorrelationSpec
+    from watchpost.rules.documents import Translator
 
 INDEXED_FIELDS = frozenset({"Channel", "EventID"})
 """Fields `RuleIndex` selects candidates on; the literal prefilter looks at the others."""

@@ -20,7 +20,6 @@ from typing import IO, Any
 import click
 import orjson
 
-from watchpost.backends import BUILTIN_BACKENDS, TARGET_ALIASES
 from watchpost.sinks.terminal_text import sanitise_terminal
 
 # Where to get the backends people ask for most (target name -> PyPI package).
@@ -90,6 +89,8 @@ def convert(rule_paths: tuple[Path, ...], target: str | None, pipelines: tuple[s
 
 def merge_builtin_backends(discovered: dict[str, Any]) -> dict[str, Any]:
     """The discovered backends plus watchpost's own; a discovered one wins over a built-in namesake."""
+    from watchpost.backends import BUILTIN_BACKENDS, TARGET_ALIASES  # pySigma: not at every CLI start
+
     backends = {**BUILTIN_BACKENDS, **discovered}
     for alias, name in TARGET_ALIASES.items():
         if alias not in backends and name in backends:

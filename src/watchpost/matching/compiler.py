@@ -46,9 +46,7 @@ pySigma cannot parse or that are empty.
 
 from __future__ import annotations
 
-import dataclasses
-from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from collections.abc import Iterable
 
 from sigma.conditions import (
     ConditionAND,
@@ -77,7 +75,6 @@ from sigma.types import (
     TimestampPart,
 )
 
-from watchpost.events import Event
 from watchpost.matching.event_values import text_of
 from watchpost.matching.field_matchers import (
     Comparison,
@@ -92,8 +89,8 @@ from watchpost.matching.field_matchers import (
     TimePartCompare,
 )
 from watchpost.matching.keyword_search import KeywordText
-from watchpost.matching.model import CompileError
-from watchpost.matching.nodes import AllOf, AnyOf, Literals, Node, Not, Nothing
+from watchpost.matching.model import CompileError, RuleMatcher
+from watchpost.matching.nodes import AllOf, AnyOf, Node, Not, Nothing
 from watchpost.matching.string_patterns import (
     TextPattern,
     build_text_test,
@@ -119,47 +116,6 @@ _TIME_PARTS = {
     TimestampPart.MONTH: TimePart.MONTH,
     TimestampPart.YEAR: TimePart.YEAR,
 }
-
-
-@dataclass(frozen=True, slots=True)
-class RuleMatcher:
-    """A rule's compiled condition: `matches` plus the introspection the engine indexes rules by."""
-
-    root: Node
-    matches: Callable[[Event], bool] = dataclasses.field(init=False, repr=False, compare=False)
-    """``matches(event) -> bool``: the root node's own method, without a wrapper call."""
-
-    def __post_init__(self) -> None:
-        object.__setattr__(self, "matches", self.root.matches)
-
-    def required_equalities(self) -> dict[str, frozenset[str]]:
-        """Field -> lower-cased string forms; every matching event has one of them in that field.
-
-        E.g. ``{"EventID": frozenset({"4688"}), "Channel": frozenset({"security"})}`` for a rule whose
-        condition ANDs those equalities at the top. For a multi-valued field, at least one element is
-        in the set. Fields under NOT, or not required by every OR alternative, are left out; an empty
-        dict means "no index restriction".
-        """
-        return dict(self.root.required_equalities())
-
-    def required_literals(self, ignore: frozenset[str] = frozenset()) -> frozenset[tuple[str, str]] | None:
-        """(field, lower-case literal) pairs one of which every matching event has in that field's
-        lower-cased text (see `Node.required_literals`); None when the condition guarantees none.
-        Fields in ``ignore`` (those an index already selects on) are not offered."""
-        return self.root.required_literals(ignore)
-
-    def required_literal_sets(self, ignore: frozenset[str] = frozenset()) -> tuple[Literals, ...]:
-        """Sets of such pairs that a matching event meets every one of (one per AND-ed part with
-        literals; `Node.required_literal_sets`); empty when there are none."""
-        return self.root.required_literal_sets(ignore)
-
-    def referenced_fields(self) -> frozenset[str]:
-        """Fields the condition reads by name (keyword searches read all fields besides)."""
-        return self.root.referenced_fields()
-
-    def searches_keywords(self) -> bool:
-        """True when the condition contains keyword (field-less) searches."""
-        return self.root.searches_keywords()
 
 
 def compile_rule_condition(rule: SigmaRule) -> RuleMatcher:

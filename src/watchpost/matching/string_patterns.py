@@ -30,20 +30,16 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from enum import Enum
 from operator import methodcaller
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import re2
-from sigma.types import (
-    Placeholder,
-    SigmaRegularExpression,
-    SigmaRegularExpressionFlag,
-    SigmaString,
-    SpecialChars,
-)
 
 from watchpost.matching.model import CompileError
 from watchpost.matching.re2_calls import Re2Test, compile_re2
 from watchpost.matching.regex_literals import required_regex_literals
+
+if TYPE_CHECKING:
+    from sigma.types import SigmaRegularExpression, SigmaString, SpecialChars
 
 TextCall = Callable[[str], object]
 """A test on one text; the result is used for its truth value."""
@@ -55,11 +51,9 @@ GLOBS_REGEX_FROM = 3
 """From this many wildcard patterns (not plain prefix/suffix/contains) on one field, one RE2 full
 match over their alternation replaces trying them one by one."""
 
-_FLAG_LETTERS = {
-    SigmaRegularExpressionFlag.IGNORECASE: "i",
-    SigmaRegularExpressionFlag.MULTILINE: "m",
-    SigmaRegularExpressionFlag.DOTALL: "s",
-}
+_FLAG_LETTERS = {"IGNORECASE": "i", "MULTILINE": "m", "DOTALL": "s"}
+"""RE2's inline flag for each pySigma ``SigmaRegularExpressionFlag``, by name (pySigma is imported
+only by the functions that read its values: compiled patterns load without it)."""
 
 
 class PatternKind(Enum):
@@ -164,6 +158,8 @@ class PiecesTest:
 
 def _tokens(value: SigmaString) -> list[str | SpecialChars]:
     """Literal runs and wildcards of ``value``; adjacent ``*`` collapsed; placeholders rejected."""
+    from sigma.types import Placeholder, SpecialChars
+
     tokens: list[str | SpecialChars] = []
     for part in value.s:
         if isinstance(part, Placeholder):
@@ -190,6 +186,8 @@ def pattern_from_string(value: SigmaString, cased: bool, anywhere: bool = False)
 
     ``anywhere`` (keyword searches) lets the value occur anywhere in the text, as with ``contains``.
     """
+    from sigma.types import SpecialChars
+
     source = str(value)
     tokens = _tokens(value)
     if anywhere:
@@ -226,6 +224,8 @@ def pattern_from_string(value: SigmaString, cased: bool, anywhere: bool = False)
 
 def _glob_regex(tokens: Sequence[str | SpecialChars]) -> str:
     """RE2 body for a wildcard value (full match, with the DOTALL flag)."""
+    from sigma.types import SpecialChars
+
     parts = []
     for token in tokens:
         if token is SpecialChars.WILDCARD_MULTI:
@@ -246,6 +246,8 @@ def _wildcard_pattern(tokens: Sequence[str | SpecialChars], source: str) -> Text
 
 def pattern_from_regex(value: SigmaRegularExpression) -> TextPattern:
     """A Sigma ``re`` value: unanchored RE2 search with its ``i``/``m``/``s`` flags inline."""
+    from sigma.types import Placeholder
+
     for part in value.regexp.s:
         if isinstance(part, Placeholder):
             raise CompileError(
@@ -253,7 +255,7 @@ def pattern_from_regex(value: SigmaRegularExpression) -> TextPattern:
                 "define it in the placeholder file (expand modifier)"
             )
     expression = str(value.regexp)
-    letters = "".join(sorted(_FLAG_LETTERS[flag] for flag in value.flags))
+    letters = "".join(sorted(_FLAG_LETTERS[flag.name] for flag in value.flags))
     pattern = f"(?{letters}){expression}" if letters else expression
     regex = compile_re2(pattern, f"regular expression '{expression}'")
     return TextPattern(PatternKind.REGEX, regex=length_search(pattern) or regex, source=expression)
