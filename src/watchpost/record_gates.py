@@ -6,11 +6,12 @@ the literals their candidate rules require. JSON lines get a gate of their own
 EventID. Among those, most cannot match either: a rule that requires ``netstat`` in
 ``CommandLine`` cannot match a record whose JSON text does not hold ``netstat`` anywhere. For a
 (Channel, EventID) pair, the gate is an RE2 alternation of the literals that the pair's candidate
-variants require (`watchpost.ruleset.literal_requirement`: lower-case literals of which any
-matching event holds one in the lower-cased string form of a field), searched in the record's
-JSON text case-insensitively (RE2 ``(?i)``, see `_pattern`; lower-casing the text first cost
-4 us a record, more than the search). The pair gets no gate (every record is decoded) when a
-candidate has no such requirement or one of its literals might not appear as such in the text.
+variants require (`IndexedVariant.literals`, from `watchpost.ruleset.literal_requirement`:
+lower-case literals of which any matching event holds one in the lower-cased string form of a
+field), searched in the record's JSON text case-insensitively (RE2 ``(?i)``, see `_pattern`;
+lower-casing the text first cost 4 us a record, more than the search). The pair gets no gate
+(every record is decoded) when a candidate has no such requirement or one of its literals might
+not appear as such in the text.
 
 Why a literal held by a field is found in the JSON text: field values are the JSON values
 themselves (strings as written, numbers, booleans; flattening renames, never rewrites them), and
@@ -32,7 +33,7 @@ from watchpost.matching.model import CompileError
 from watchpost.matching.re2_calls import Re2Test, compile_re2
 from watchpost.readers.evtx import GateFor, TextGate
 from watchpost.readers.json_shapes import NO_HINT
-from watchpost.ruleset import RuleIndex, literal_requirement
+from watchpost.ruleset import RuleIndex
 
 _NUMBER_CHARACTERS = frozenset("0123456789.+-e")
 MAX_LITERALS = 2000
@@ -49,7 +50,7 @@ def text_gates(index: RuleIndex) -> GateFor:
         probe = Event(_PROBE_TIME, {"Channel": channel, "EventID": event_id}, _PROBE_ORIGIN, WINDOWS)
         literals: set[str] = set()
         for candidate in index.candidates(probe):
-            found = searchable_literals(literal_requirement(candidate.variant))
+            found = searchable_literals(candidate.literals)
             if found is None:
                 return None
             literals |= found
@@ -131,7 +132,7 @@ def json_line_gate(index: RuleIndex) -> LineTest | None:
         gate = variant.variant.gate
         if not (gate.admits(WINDOWS) or gate.admits(NO_HINT)):
             continue  # never a candidate for an event of the JSON reader
-        found = _line_runs(literal_requirement(variant.variant))
+        found = _line_runs(variant.literals)
         if found is None:
             return None
         runs |= found
