@@ -2,24 +2,40 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from watchpost.alerts import Alert, CorrelationDetail
 from watchpost.correlation.measures import Entry
-from watchpost.correlation.occurrence import Occurrence, micros, moment
+from watchpost.correlation.occurrence import Occurrence, Parked, micros, moment
 from watchpost.correlation.state import Fired
 from watchpost.events import Event
 
+Recaller = Callable[[Occurrence | Parked], Occurrence]
 
-def events_of(entries: tuple[Entry, ...]) -> tuple[tuple[Event, ...], tuple[str, ...], int]:
+
+def events_of(
+    entries: tuple[Entry, ...], recalled: Recaller | None = None
+) -> tuple[tuple[Event, ...], tuple[str, ...], int]:
     """The detection events behind ``entries`` in time order, the rule each matched, and how
-    many entries no longer hold their occurrence (dropped to bound memory)."""
+    many entries no longer hold their occurrence (dropped to bound memory). ``recalled`` brings
+    back parked occurrences (each once: entries of one occurrence share its events)."""
     seen: set[tuple[int, str]] = set()
     found: list[tuple[int, int, int, Event, str]] = []
     dropped = 0
+    back: dict[int, Occurrence] = {}
     for entry in entries:
-        occ = entry.occ
-        if occ is None:
+        held = entry.occ
+        if held is None:
             dropped += 1
             continue
+        if isinstance(held, Parked):
+            if recalled is None:
+                raise RuntimeError(f"occurrence {held.seq} is parked and nothing can recall it")
+            occ = back.get(held.seq)
+            if occ is None:
+                occ = back[held.seq] = recalled(held)
+        else:
+            occ = held
         for position, (event, rule) in enumerate(zip(occ.events, occ.event_rules, strict=True)):
             mark = (id(event), rule)
             if mark in seen:
@@ -30,10 +46,11 @@ def events_of(entries: tuple[Entry, ...]) -> tuple[tuple[Event, ...], tuple[str,
     return tuple(item[3] for item in found), tuple(item[4] for item in found), dropped
 
 
-def alert_of(fired: Fired) -> Alert:
-    """The alert for ``fired``; ``extra`` says how the window was decided and what was kept."""
+def alert_of(fired: Fired, recalled: Recaller | None = None) -> Alert:
+    """The alert for ``fired``; ``extra`` says how the window was decided and what was kept.
+    ``recalled`` brings back parked occurrences (`CorrelationEngine.park`)."""
     spec = fired.spec
-    events, event_rules, dropped = events_of(fired.entries)
+    events, event_rules, dropped = events_of(fired.entries, recalled)
     first, last = fired.entries[0].ts, fired.entries[-1].ts
     detail = CorrelationDetail(
         type=spec.type,

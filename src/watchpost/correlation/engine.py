@@ -13,12 +13,12 @@ from __future__ import annotations
 import heapq
 import itertools
 from collections import Counter, deque
-from collections.abc import Sequence
+from collections.abc import Container, Sequence
 from datetime import datetime, timedelta
 
 from watchpost.alerts import Alert
 from watchpost.correlation.alerting import alert_of, occurrence_of
-from watchpost.correlation.occurrence import Occurrence, micros, moment
+from watchpost.correlation.occurrence import Occurrence, Parked, Recall, micros, moment
 from watchpost.correlation.spec import CorrelationSpec, base_rule_ids, suppressed_rule_ids
 from watchpost.correlation.state import CorrelationState, Fired, Reporter
 from watchpost.matching.model import Match
@@ -59,11 +59,18 @@ class CorrelationEngine:
         self.outputs = frozenset(spec.id for spec in self.specs if spec.id not in hidden)
         self.windowed = [state for state in self.states.values() if not state.spec.decided_on_arrival]
         self.base_rules = base_rule_ids(self.specs)
-        self._buffer: list[tuple[int, int, Occurrence]] = []
+        self._buffer: list[tuple[int, int, Occurrence | Parked]] = []
         self._seen: int | None = None
         self._horizon: int | None = None
         self._expired = -END_OF_TIME
         self._seq = itertools.count()
+        self.recall: Recall | None = None
+        """Brings back parked occurrences (`hold_outside`); not part of the saved state."""
+
+    def __getstate__(self) -> dict[str, object]:
+        state = dict(self.__dict__)
+        state["recall"] = None
+        return state
 
     # -- public ----------------------------------------------------------------------------
 
@@ -112,6 +119,63 @@ class CorrelationEngine:
     def held_groups(self) -> int:
         return sum(len(state.groups) for state in self.states.values())
 
+    # -- occurrences held outside ------------------------------------------------------------
+
+    def hold_outside(self, recall: Recall) -> None:
+        """The owner will keep occurrences elsewhere: from now on `park` may replace them by
+        `Parked` stand-ins, and ``recall`` brings one back (by seq) when a window with it fires
+        or the reorder buffer releases it. Entries of correlations that feed other correlations
+        are never parked (a chain compares its events by identity), nor are fired
+        correlations' occurrences (several share events)."""
+        self.recall = recall
+        for state in self.states.values():
+            state.made = None if state.spec.id in self.consumers else []
+
+    def park(self, stored: Container[int], everything: bool = False) -> int:
+        """Replace the held matches whose seq is in ``stored`` (the owner has them) by `Parked`
+        stand-ins: in the entries made since the last call (all entries with ``everything``,
+        after a restore) and in the reorder buffer. How many entries or buffered matches were
+        parked."""
+        if self.recall is None:
+            raise RuntimeError("park() needs hold_outside() first")
+        parked: dict[int, Parked] = {}
+
+        def stand_in(occ: Occurrence) -> Parked | None:
+            if len(occ.events) != 1 or occ.group or occ.seq not in stored:
+                return None
+            found = parked.get(occ.seq)
+            if found is None:
+                found = parked[occ.seq] = Parked(occ.seq)
+            return found
+
+        count = 0
+        for state in self.states.values():
+            made = state.made
+            if made is None:
+                continue
+            if everything:
+                made = [entry for group in state.groups.values() for entry in group.entries]
+            for entry in made:
+                occ = entry.occ
+                if isinstance(occ, Occurrence) and (replacement := stand_in(occ)) is not None:
+                    entry.occ = replacement
+                    count += 1
+            state.made = []
+        buffer = self._buffer
+        for index, (ts, seq, held) in enumerate(buffer):
+            if isinstance(held, Occurrence) and (replacement := stand_in(held)) is not None:
+                buffer[index] = (ts, seq, replacement)  # same (ts, seq): the heap order holds
+                count += 1
+        return count
+
+    def recalled(self, held: Occurrence | Parked) -> Occurrence:
+        """``held`` itself, or the occurrence it stands for."""
+        if isinstance(held, Occurrence):
+            return held
+        if self.recall is None:
+            raise RuntimeError(f"occurrence {held.seq} is parked and nothing can recall it")
+        return self.recall(held.seq)
+
     # -- internals -------------------------------------------------------------------------
 
     def _progress(self, out: list[Alert]) -> None:
@@ -133,8 +197,8 @@ class CorrelationEngine:
             next_match = buffer[0][0] if buffer else None
             state, closes = self._next_close()
             if next_match is not None and next_match <= horizon and (closes is None or next_match <= closes):
-                _, _, occ = heapq.heappop(buffer)
-                self._dispatch(occ, out)
+                _, _, held = heapq.heappop(buffer)
+                self._dispatch(self.recalled(held), out)
             elif state is not None and closes is not None and closes <= horizon:
                 self._emit(state.close_next(), out)
             else:
@@ -164,7 +228,7 @@ class CorrelationEngine:
         pending = deque(fired)
         while pending:
             one = pending.popleft()
-            alert = alert_of(one)
+            alert = alert_of(one, self.recalled)
             self.stats["alerts"] += 1
             if one.spec.id in self.outputs:
                 out.append(alert)

@@ -2,7 +2,8 @@
 
 An `Entry` is one occurrence placed in one group's window: its time, arrival order, which of the
 correlation's rules it came from (``slot``), its measured values, and the occurrence itself (kept
-only for the most recent entries of a group, see `GroupWindow`).
+only for the most recent entries of a group, see `GroupWindow`; a `Parked` stand-in when the
+engine's owner keeps it elsewhere, see `CorrelationEngine.park`).
 """
 
 from __future__ import annotations
@@ -10,7 +11,7 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 
-from watchpost.correlation.occurrence import Occurrence
+from watchpost.correlation.occurrence import Occurrence, Parked
 from watchpost.correlation.spec import (
     EVENT_COUNT,
     TEMPORAL,
@@ -25,12 +26,13 @@ from watchpost.correlation.spec import (
 
 
 class Entry:
-    """One occurrence in one group's window (``occ`` is None once dropped to bound memory)."""
+    """One occurrence in one group's window (``occ`` is None once dropped to bound memory, a
+    `Parked` while its owner holds it)."""
 
     __slots__ = ("ts", "seq", "slot", "values", "occ")
 
     def __init__(
-        self, ts: int, seq: int, slot: int, values: tuple[object, ...], occ: Occurrence | None
+        self, ts: int, seq: int, slot: int, values: tuple[object, ...], occ: Occurrence | Parked | None
     ) -> None:
         self.ts = ts
         self.seq = seq

@@ -8,6 +8,7 @@ an occurrence whose events disagree on such a field belongs to each of their gro
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -16,6 +17,8 @@ from watchpost.events import EPOCH, Event
 from watchpost.matching.model import Match
 
 MICROSECOND = timedelta(microseconds=1)
+Recall = Callable[[int], "Occurrence"]
+"""Brings back a parked occurrence by its ``seq`` (see `Parked`)."""
 
 
 def micros(moment: datetime) -> int:
@@ -97,3 +100,22 @@ class Occurrence:
                 if group_name == names[0]:
                     found.append(key)
         return found
+
+
+class Parked:
+    """Stands for a held occurrence whose body its owner keeps outside the engine.
+
+    A long-running engine (``watchpost watch``) holds minutes of matches in its windows; once
+    the owner has stored an occurrence elsewhere (the watch's state file), the entries that hold
+    it may keep this instead, and the engine asks the owner's `Recall` for the occurrence when a
+    window with it fires. Only matches of correlations that feed no other correlation are
+    parked (`CorrelationEngine.park`), so no chain ever sees a recalled copy.
+    """
+
+    __slots__ = ("seq",)
+
+    def __init__(self, seq: int) -> None:
+        self.seq = seq
+
+    def __repr__(self) -> str:
+        return f"Parked({self.seq})"

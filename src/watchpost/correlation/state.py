@@ -106,6 +106,14 @@ class CorrelationState:
         self.missing_keys = 0
         self.refused = 0
         self.evicted = 0
+        self.made: list[Entry] | None = None
+        """Entries made since the engine last parked occurrences (None: none are parked; see
+        `CorrelationEngine.park`). Not part of the saved state."""
+
+    def __getstate__(self) -> dict[str, object]:
+        state = dict(self.__dict__)
+        state["made"] = None
+        return state
 
     # -- arrival ---------------------------------------------------------------------------
 
@@ -124,6 +132,8 @@ class CorrelationState:
                 self.refused += 1
                 continue
             index = group.add(entry)
+            if self.made is not None:
+                self.made.append(entry)
             if self.on_arrival:
                 fired.extend(self.check_arrival(group, index))
             elif index == 0:

@@ -10,6 +10,11 @@ changes once made. So a snapshot is two parts (docs/watch.md, "Crash safety"):
 - the engine's mutable structure (reorder buffer, groups, windows, entries, counters, horizon)
   pickled whole, with every occurrence replaced by a reference to its row.
 
+Once a row is written, the watch parks the occurrence (`CorrelationEngine.park`): the engine's
+entries keep a `Parked` stand-in and the occurrence is read back from its row (`recall`) only
+when a window with it fires or the reorder buffer releases it. A parked occurrence is saved as
+a reference to its row like the others, and restored parked (its row is not read).
+
 Both are written in the same checkpoint transaction, so the rows always match the snapshot.
 
 What belongs to the running process rather than to the state is not saved: the compiled
@@ -33,7 +38,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from watchpost.correlation import CorrelationEngine
-from watchpost.correlation.occurrence import Occurrence
+from watchpost.correlation.occurrence import Occurrence, Parked
 from watchpost.correlation.spec import CorrelationSpec
 from watchpost.problems import ProblemLog
 
@@ -83,7 +88,13 @@ class EngineSaver:
                     added.append((seq, pickle.dumps(occ, protocol=pickle.HIGHEST_PROTOCOL)))
             return saved_reference, ("occurrence", seq)
 
-        structure = _dump(engine, {Occurrence: occurrence})
+        def parked(held: Parked) -> tuple[Callable[..., Any], tuple[str, int]]:
+            if held.seq not in stored:
+                raise ValueError(f"occurrence {held.seq} is parked but has no row")
+            live.add(held.seq)
+            return saved_reference, ("parked", held.seq)
+
+        structure = _dump(engine, {Occurrence: occurrence, Parked: parked})
         return EngineSnapshot(structure, added, sorted(stored - live))
 
     def written(self, snapshot: EngineSnapshot) -> None:
@@ -92,8 +103,17 @@ class EngineSaver:
 
 
 def save_engine(engine: CorrelationEngine) -> bytes:
-    """The engine's whole open state as one byte string (occurrences included)."""
+    """The engine's whole open state as one byte string (occurrences included; the engine must
+    have parked none)."""
     return _dump(engine, {})
+
+
+def load_occurrence(body: bytes) -> Occurrence:
+    """The occurrence of one ``occurrences`` row (`EngineSaver`), for `CorrelationEngine.recall`."""
+    occ = pickle.loads(body)
+    if not isinstance(occ, Occurrence):
+        raise pickle.UnpicklingError("an occurrence row does not hold an occurrence")
+    return occ
 
 
 def restore_engine(
@@ -102,7 +122,9 @@ def restore_engine(
 ) -> CorrelationEngine:
     """An engine over ``specs`` with the state saved in ``blob`` (by `save_engine`, or by
     `EngineSaver.save` with its ``occurrences`` rows) over the same correlations. Raises what
-    unpickling raises when ``blob`` is damaged or a row is missing."""
+    unpickling raises when ``blob`` is damaged or a row is missing. Occurrences that were parked
+    come back parked (their rows are not read): call `CorrelationEngine.hold_outside` before
+    they are needed."""
     fresh = CorrelationEngine(specs, lateness, max_groups, problems)
     restored = _EngineUnpickler(io.BytesIO(blob), fresh, occurrences or {}).load()
     if not isinstance(restored, CorrelationEngine):
@@ -163,6 +185,10 @@ class _EngineUnpickler(pickle.Unpickler):
             if occ is None:
                 if name not in self._rows:
                     raise pickle.UnpicklingError(f"occurrence {name} of the snapshot is missing")
-                occ = self._loaded[name] = pickle.loads(self._rows[name])
+                occ = self._loaded[name] = load_occurrence(self._rows[name])
             return occ
+        if kind == "parked":
+            if name not in self._rows:
+                raise pickle.UnpicklingError(f"occurrence {name} of the snapshot is missing")
+            return Parked(name)
         raise pickle.UnpicklingError(f"unknown reference {kind!r} in a correlation snapshot")

@@ -21,12 +21,13 @@ from typing import Any
 
 from watchpost.alerts import Alert
 from watchpost.correlation import CorrelationEngine
+from watchpost.correlation.occurrence import Occurrence
 from watchpost.events import Event
 from watchpost.matching.model import Match
 from watchpost.problems import ProblemLog
 from watchpost.rules.model import level_rank
 from watchpost.ruleset import RuleSet, load_ruleset
-from watchpost.watch.correlation_state import EngineSaver, restore_engine, rules_fingerprint
+from watchpost.watch.correlation_state import EngineSaver, load_occurrence, restore_engine, rules_fingerprint
 from watchpost.watch.delivery import DeliverySink
 from watchpost.watch.followers import DirectoryFollower, FileFollower, Follower, FollowOptions, StdinFollower
 from watchpost.watch.joins import ReaderSessions
@@ -90,6 +91,8 @@ class Watch:
         for problem in self.ruleset.problems:
             self.problems.add("rule", problem.path, problem.rule, problem.reason)
         self.saver = EngineSaver()
+        self.stored = store.stored_occurrences()
+        """The state file's occurrence rows, read back when a parked occurrence is needed."""
         self.sessions = ReaderSessions()
         """Each followed file's reader, remembering across chunks where its format joins lines."""
         self.correlation_dirty = False
@@ -254,6 +257,7 @@ class Watch:
         self._write(batch)
         if snapshot is not None:
             self.saver.written(snapshot)
+            self.correlation.park(self.saver.stored)  # their rows are in the state file now
         self.correlation_dirty = self.unsaved = self.checkpoint_now = False
         self.last_full = time.monotonic()
         for follower in self.followers:
@@ -266,14 +270,27 @@ class Watch:
         for sink in self.sinks:
             sink.committed()
 
+    def _recall(self, seq: int) -> Occurrence:
+        """A parked occurrence, read back from its row (written by a checkpoint before it was
+        parked; deleted only by a checkpoint that finds no entry holding it)."""
+        return load_occurrence(self.stored[seq])
+
     def _restored_correlation(self) -> CorrelationEngine:
         """The saved engine or, when there is none that fits, an empty one (whose snapshot
-        replaces the saved one at the first checkpoint)."""
+        replaces the saved one at the first checkpoint). Either way the engine parks held
+        matches once their rows are written (`CorrelationEngine.park`): memory then holds
+        their measured values, not their events."""
+        engine = self._saved_correlation()
+        engine.hold_outside(self._recall)
+        engine.park(self.saver.stored, everything=True)
+        return engine
+
+    def _saved_correlation(self) -> CorrelationEngine:
         options, specs, store = self.options, self.ruleset.correlations, self.store
         blob = store.get_meta("correlation")
         if blob is not None and store.get_meta("rules") == rules_fingerprint(specs):
             try:
-                occurrences = store.occurrences()
+                occurrences = self.stored
                 engine = restore_engine(blob, specs, options.lateness, options.max_groups, self.problems,
                                         occurrences)
                 self.saver = EngineSaver(occurrences)

@@ -26,7 +26,7 @@ recognise by key (docs/watch.md, "Crash safety").
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -99,6 +99,32 @@ def open_connection(path: Path) -> sqlite3.Connection:
     return connection
 
 
+class StoredOccurrences(Mapping[int, bytes]):
+    """The ``occurrences`` rows by seq: the seqs present when it is made are read at once (for
+    ``in``, ``len`` and iteration), each body when asked for, from the current table (a restored
+    correlation engine reads only the rows of occurrences it did not park, and a parked
+    occurrence is read back when an alert needs it)."""
+
+    def __init__(self, connection: sqlite3.Connection) -> None:
+        self.connection = connection
+        self.seqs = {int(row[0]) for row in connection.execute("SELECT seq FROM occurrences")}
+
+    def __getitem__(self, seq: int) -> bytes:
+        row = self.connection.execute("SELECT body FROM occurrences WHERE seq = ?", (seq,)).fetchone()
+        if row is None:
+            raise KeyError(seq)
+        return bytes(row[0])
+
+    def __contains__(self, seq: object) -> bool:
+        return seq in self.seqs
+
+    def __iter__(self) -> Iterator[int]:
+        return iter(self.seqs)
+
+    def __len__(self) -> int:
+        return len(self.seqs)
+
+
 class StateStore:
     """The state file: read once at start, then one `checkpoint` per batch."""
 
@@ -133,6 +159,10 @@ class StateStore:
     def occurrences(self) -> dict[int, bytes]:
         rows = self.connection.execute("SELECT seq, body FROM occurrences")
         return {int(seq): bytes(body) for seq, body in rows}
+
+    def stored_occurrences(self) -> StoredOccurrences:
+        """The ``occurrences`` rows as a mapping that reads a body only when asked for it."""
+        return StoredOccurrences(self.connection)
 
     def clear_occurrences(self) -> None:
         """For a correlation engine that starts empty (its seqs start again from 0)."""
