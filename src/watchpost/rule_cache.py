@@ -17,7 +17,9 @@ kept. ``WATCHPOST_RULE_CACHE=0`` turns the cache off.
 
 Frozen slotted dataclasses (every matcher node) unpickle slowly through ``dataclasses``'
 generic ``__setstate__``; the cache pickles them as (class, slot values) and restores them with
-``object.__setattr__``, several times faster. The cyclic garbage collector is off while a rule set
+``object.__setattr__``, several times faster. Compiled RE2 expressions are pickled as
+`watchpost.matching.re2_calls.LazyRegex` (pattern and options, compiled when first used); RE2's
+binary is part of the key. The cyclic garbage collector is off while a rule set
 is unpickled: the hundreds of thousands of new objects would otherwise set off collections that
 walk the ever larger heap again and again (0.43 of 1.3 s for the SigmaHQ Windows rules), and
 the objects are moved to the collector's permanent generation afterwards (`gc.freeze`): the rule
@@ -41,7 +43,10 @@ from itertools import repeat
 from pathlib import Path
 from typing import Any, TypeVar
 
+import re2
+
 import watchpost
+from watchpost.matching.re2_calls import LazyRegex, lazy_regex_parts
 
 T = TypeVar("T")
 
@@ -56,6 +61,7 @@ ENGINE_PARTS = (
 """What a pickled rule set is made of: any change to these files invalidates the cache."""
 
 _SLOTS: dict[type, tuple[str, ...]] = {}
+_COMPILED_REGEX = re2._Regexp  # noqa: SLF001 - google-re2's compiled expression
 
 
 def cache_dir() -> Path:
@@ -79,6 +85,7 @@ def cache_key(paths: Sequence[Path], placeholders: Path | None) -> str:
     package = Path(watchpost.__file__).resolve().parent
     for part in ENGINE_PARTS:
         _add_files(digest, package / part, suffix=".py")
+    _add_files(digest, Path(re2._re2.__file__))  # noqa: SLF001 - expressions compile when first used
     return digest.hexdigest()[:32]
 
 
@@ -165,6 +172,8 @@ def _slots_of(cls: type) -> tuple[str, ...]:
 class _RulePickler(pickle.Pickler):
     def reducer_override(self, obj: Any) -> Any:
         cls = type(obj)
+        if cls is _COMPILED_REGEX:
+            return LazyRegex, lazy_regex_parts(obj)
         params = getattr(cls, "__dataclass_params__", None)
         if params is None or not params.frozen or "__slots__" not in cls.__dict__ or isinstance(obj, type):
             return NotImplemented
