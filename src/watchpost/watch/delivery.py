@@ -17,7 +17,8 @@ since the last one written; `committed` says it was):
   the watch stops reading input until the receiver catches up (no alert is dropped).
 - `TerminalSink` prints one line per alert (no durability: a terminal keeps nothing).
 
-Alerts are identified by `Alert.key` (the alert's ``id``).
+Alerts are identified by `Alert.key` (the alert's ``id``); each sink remembers the newest
+100,000 it delivered in compact arrays (`watch.recent_keys.RecentKeys`).
 """
 
 from __future__ import annotations
@@ -27,7 +28,6 @@ import sqlite3
 import sys
 import threading
 import time
-from collections import deque
 from pathlib import Path
 from typing import IO, Any, Protocol
 
@@ -36,11 +36,8 @@ import orjson
 from watchpost.alerts import Alert
 from watchpost.sinks.jsonl import dump_alert
 from watchpost.sinks.terminal_text import sanitise_terminal
+from watchpost.watch.recent_keys import RecentKeys
 from watchpost.watch.state import Checkpoint, StateStore, open_connection
-
-RECENT_KEYS = 100_000
-"""Keys a sink remembers in memory (alerts that could come again are only those after the last
-checkpoint, far fewer)."""
 
 
 class DeliverySink(Protocol):
@@ -55,24 +52,6 @@ class DeliverySink(Protocol):
     def describe(self) -> dict[str, Any]: ...
 
     def close(self, wait: float = 0.0) -> None: ...
-
-
-class RecentKeys:
-    """A bounded set of the newest keys."""
-
-    def __init__(self, keys: set[str] | None = None, limit: int = RECENT_KEYS) -> None:
-        self.limit = limit
-        self.order: deque[str] = deque(keys or ())
-        self.keys = set(self.order)
-
-    def __contains__(self, key: str) -> bool:
-        return key in self.keys
-
-    def add(self, key: str) -> None:
-        self.order.append(key)
-        self.keys.add(key)
-        while len(self.order) > self.limit:
-            self.keys.discard(self.order.popleft())
 
 
 class DurableJsonlSink:
