@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import heapq
 import itertools
+import sys
 from collections import OrderedDict, deque
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -37,6 +38,13 @@ MAX_KEYS = 16
 """Group memberships of one occurrence at most (several values of a group-by field)."""
 
 GroupKey = tuple[Key, ...]
+
+
+def shared(key: Key | None) -> Key | None:
+    """One copy of each distinct text value held by the windows (a lower-cased program path
+    repeats in most entries of a value_count; each entry kept its own copy)."""
+    return sys.intern(key) if type(key) is str else key
+
 Reporter = Callable[[str, Occurrence | None], None]
 
 
@@ -161,9 +169,9 @@ class CorrelationState:
         raw = occ.values(names)
         if spec.type == VALUE_COUNT:
             if len(names) == 1:
-                return tuple(k for k in (normalise_key(names[0], v) for v in raw) if k is not None)
+                return tuple(shared(k) for k in (normalise_key(names[0], v) for v in raw) if k is not None)
             return tuple(
-                tuple(normalise_key(n, part) for n, part in zip(names, v, strict=True))
+                tuple(shared(normalise_key(n, part)) for n, part in zip(names, v, strict=True))
                 for v in raw
                 if isinstance(v, tuple)
             )
