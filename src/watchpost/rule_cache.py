@@ -38,8 +38,9 @@ import sys
 import tempfile
 import time
 from collections import deque
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from itertools import repeat
+from operator import itemgetter
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -90,20 +91,43 @@ def cache_key(paths: Sequence[Path], placeholders: Path | None) -> str:
 
 
 def _add_files(digest: Any, root: Path, suffix: str | None = None) -> None:
-    if root.is_file():
-        files = [root]
-    elif root.is_dir():
-        files = sorted(p for p in root.rglob("*") if suffix is None or p.suffix == suffix)
+    if root.is_dir():
+        found = sorted(_files_under(str(root), suffix), key=_first)
+    elif root.is_file():
+        found = list(_files_under_file(root))
     else:
         digest.update(f"missing {root}\n".encode())
         return
-    for file in files:
-        try:
-            stat = file.stat()
-        except OSError:
-            continue
-        if file.is_file():
-            digest.update(f"{file}|{stat.st_size}|{stat.st_mtime_ns}\n".encode())
+    digest.update("".join(f"{name}|{stat.st_size}|{stat.st_mtime_ns}\n" for name, stat in found).encode())
+
+
+def _files_under(folder: str, suffix: str | None) -> Iterator[tuple[str, os.stat_result]]:
+    """Regular files under ``folder`` (links to folders not followed) with their status: one
+    `os.scandir` per folder and one stat per file (``Path.rglob`` and sorting paths took 0.1 s
+    for the ~3,500 files of the SigmaHQ folders)."""
+    try:
+        entries = os.scandir(folder)
+    except OSError:
+        return
+    with entries:
+        for entry in entries:
+            try:
+                if entry.is_dir(follow_symlinks=False):
+                    yield from _files_under(entry.path, suffix)
+                elif (suffix is None or entry.name.endswith(suffix)) and entry.is_file():
+                    yield entry.path, entry.stat()
+            except OSError:  # vanished or unreadable while listed: as if it were not there
+                continue
+
+
+def _files_under_file(file: Path) -> Iterator[tuple[str, os.stat_result]]:
+    try:
+        yield str(file), file.stat()
+    except OSError:
+        return
+
+
+_first = itemgetter(0)
 
 
 def load_cached(key: str) -> Any | None:
