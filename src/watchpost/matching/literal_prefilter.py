@@ -80,15 +80,11 @@ class LiteralPrefilter:
             n: frozenset(field for field, _ in requirement[0])
             for n, requirement in enumerate(requirements) if requirement
         }
-        automata: dict[str, Any] = {}
+        words: dict[str, list[tuple[str, int]]] = {}
         for (field, literal), number in ids.items():
-            automaton = automata.get(field)
-            if automaton is None:
-                automaton = automata[field] = ahocorasick.Automaton(ahocorasick.STORE_INTS)
-            automaton.add_word(literal, number)
-        for automaton in automata.values():
-            automaton.make_automaton()
-        self.automata = automata
+            words.setdefault(field, []).append((literal, number))
+        self._words = words
+        self.automata: dict[str, Any] = {}  # made by `automaton`, a field's when first scanned
         self.found: dict[tuple[str, str], frozenset[int]] = {}  # see REMEMBERED_VALUES
         self.keyword_gate = keyword_gate(literal for field, literal in ids if field == ANY_FIELD)
 
@@ -100,8 +96,21 @@ class LiteralPrefilter:
             fields |= self.fields_of.get(position, frozenset())
         keyword = ANY_FIELD in fields
         fields.discard(ANY_FIELD)
-        automata = self.automata
-        return FieldScans(tuple((field, automata[field].iter) for field in sorted(fields)), keyword)
+        automaton = self.automaton
+        return FieldScans(tuple((field, automaton(field).iter) for field in sorted(fields)), keyword)
+
+    def automaton(self, field: str) -> Any:
+        """The Aho-Corasick automaton of ``field``'s literals (numbered), made on first use: a
+        run scans only the fields its events' candidates require (~20 of 163 for Sysmon process
+        creations; making all took ~0.06 s of every start)."""
+        found = self.automata.get(field)
+        if found is None:
+            found = ahocorasick.Automaton(ahocorasick.STORE_INTS)
+            for literal, number in self._words[field]:
+                found.add_word(literal, number)
+            found.make_automaton()
+            self.automata[field] = found
+        return found
 
     def passing(self, event: Event, scans: FieldScans, among: frozenset[int]) -> set[int]:
         """Positions in ``among`` of filtered variants whose literal sets all have a literal in
@@ -162,7 +171,7 @@ class LiteralPrefilter:
         if scans.keyword:
             gate = self.keyword_gate
             if gate is None or gate.passes(event):
-                hits.update(map(_number, self.automata[ANY_FIELD].iter(lowered_joined(event))))
+                hits.update(map(_number, self.automaton(ANY_FIELD).iter(lowered_joined(event))))
         return hits
 
 
