@@ -15,6 +15,7 @@ from tests.conftest import SHARED
 from watchpost import rule_cache
 from watchpost.events import WINDOWS, Event, Origin
 from watchpost.matching.re2_calls import LazyRegex, Re2Test, compile_re2
+from watchpost.matching.string_patterns import TextPattern
 from watchpost.problems import ProblemLog
 from watchpost.readers.registry import read_events
 from watchpost.ruleset import RuleSet, build_ruleset, literal_requirement, load_ruleset
@@ -111,30 +112,44 @@ def test_cached_expressions_compile_when_first_used(rules: Path) -> None:
 
 def _re2_tests(ruleset: RuleSet) -> list[Re2Test]:
     """Every `Re2Test` reachable from the rule set's matchers (bound ``__call__`` methods)."""
-    found: list[Re2Test] = []
+    return [item for item in _reachable(ruleset) if isinstance(item, Re2Test)]
+
+
+def _reachable(ruleset: RuleSet) -> list[object]:
+    """Every object reachable from the rule set's detections through slots, tuples and bound
+    methods (compiled expressions are not looked into: that would compile them)."""
+    found: list[object] = []
     seen: set[int] = set()
     stack: list[object] = [rule for rule in ruleset.detections]
     while stack:
         item = stack.pop()
-        if id(item) in seen:
+        if id(item) in seen or isinstance(item, LazyRegex):
             continue
         seen.add(id(item))
-        if isinstance(item, LazyRegex):
-            continue
-        owner = getattr(item, "__self__", None)
-        if isinstance(owner, Re2Test):
-            found.append(owner)
-        elif isinstance(item, tuple | list | frozenset):
+        found.append(item)
+        if isinstance(item, tuple | list | frozenset):
             stack.extend(item)
-        elif hasattr(item, "__slots__") and not isinstance(item, Re2Test):
+        elif hasattr(item, "__slots__"):
             stack.extend(getattr(item, name, None) for name in _slots(type(item)))
-        elif owner is not None:
+        owner = getattr(item, "__self__", None)
+        if owner is not None:
             stack.append(owner)
     return found
 
 
 def _slots(cls: type) -> list[str]:
     return [name for klass in cls.__mro__ for name in getattr(klass, "__slots__", ())]
+
+
+def test_equal_patterns_are_one_object_in_a_cached_rule_set(rules: Path) -> None:
+    again = HEAD.format(title="same values", n=9, logsource=PROCESS) + DETECTIONS["and of sets"]
+    (rules / "r9.yml").write_text(again)
+    cached, built = cached_and_built(rules)
+    for ruleset, shared in ((cached, True), (built, False)):
+        objects = [item for item in _reachable(ruleset) if isinstance(item, TextPattern)]  # once each
+        assert (len(objects) == len(set(objects))) is shared  # built: equal values, several objects
+    for event in sample_events():
+        assert [r.meta.id for r in cached.index.match(event)] == [r.meta.id for r in built.index.match(event)]
 
 
 def test_a_lazy_expression_matches_as_the_compiled_one() -> None:
