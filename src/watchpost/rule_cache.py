@@ -15,16 +15,23 @@ then rename) in a directory only the user can read. Only rule sets that took a w
 stored (tests and small packs load fast anyway), and the ``KEEP`` most recently used files are
 kept. ``WATCHPOST_RULE_CACHE=0`` turns the cache off.
 
-Frozen slotted dataclasses (every matcher node) unpickle slowly through ``dataclasses``'
-generic ``__setstate__``; the cache pickles them as (class, slot values) and restores them with
-``object.__setattr__``, several times faster. Compiled RE2 expressions are pickled as
-`watchpost.matching.re2_calls.LazyRegex` (pattern and options, compiled when first used); RE2's
-binary is part of the key. The cyclic garbage collector is off while a rule set
-is unpickled: the hundreds of thousands of new objects would otherwise set off collections that
-walk the ever larger heap again and again (0.43 of 1.3 s for the SigmaHQ Windows rules), and
-the objects are moved to the collector's permanent generation afterwards (`gc.freeze`): the rule
-set lives as long as the run, and the first collection would otherwise walk all of it once more
-(0.15 s).
+What a cached start costs (SigmaHQ Windows rules, ~3,000 rules, 3 Dec 2026: 0.56-0.66 s to a
+loaded rule set with imports, against 9-17 s cold) and what keeps it there:
+
+- no pySigma and no rich: compiled rules hold only watchpost's own types, and the modules they
+  live in import pySigma only inside the functions that read its values;
+- frozen slotted dataclasses (every matcher node) are pickled as (class, slot values) and
+  restored with ``object.__setattr__`` (`_restore`), several times faster than ``dataclasses``'
+  generic ``__setstate__``; equal text patterns and contains lists (`SHARED_WHEN_EQUAL`) are
+  stored once and restored as references;
+- compiled RE2 expressions are pickled as `watchpost.matching.re2_calls.LazyRegex` (pattern
+  and options) and compiled when first used; RE2's binary is part of the key;
+- the index is pickled with every variant's literal sets (`ruleset.IndexedVariant.literals`);
+  the literal prefilter is rebuilt from them, its automata and checks made when first needed;
+- the cyclic garbage collector is off while a rule set is unpickled (the ~1M new objects would
+  set off collections over the ever larger heap: 0.43 of 1.3 s), and the loaded objects go to
+  its permanent generation (`gc.freeze`): the rule set lives as long as the run, and the first
+  collection, and the last at exit, would otherwise walk all of it again (0.15 s).
 """
 
 from __future__ import annotations
