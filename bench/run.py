@@ -17,7 +17,8 @@ Per corpus, each measurement is one process run after the other (never two at on
   pysigma-backend-sqlite, the same events loaded into SQLite, every query run; on
   ``--sqlite-limit`` events and extrapolated linearly (a full table scan per query).
 
-``--quick`` uses the first 5 copies of the EVTX corpus only (a smoke run).
+``--quick`` uses the first 5 copies of the EVTX corpus only (a smoke run). ``--start-time`` then
+runs ``bench/start_time.py`` (start-up with the SigmaHQ rules: cached, end to end, and cold).
 """
 
 from __future__ import annotations
@@ -138,6 +139,8 @@ def main() -> None:
     parser.add_argument("--corpora", default="evtx,jsonl,emulated")
     parser.add_argument("--sqlite-limit", type=int, default=20_000)
     parser.add_argument("--json", type=Path, default=None)
+    parser.add_argument("--start-time", action="store_true",
+                        help="then run bench/start_time.py (cached and cold start-up, SigmaHQ rules)")
     args = parser.parse_args()
     chosen = args.corpora.split(",")
     rows: list[dict[str, Any]] = []
@@ -157,6 +160,8 @@ def main() -> None:
     print_table(rows)
     if args.json is not None:
         args.json.write_text(json.dumps(rows, indent=1))
+    if args.start_time:
+        subprocess.run([sys.executable, str(BENCH / "start_time.py")], check=True)
 
 
 if __name__ == "__main__":
