@@ -30,6 +30,7 @@ from watchpost.ruleset import RuleSet, load_ruleset
 from watchpost.watch.correlation_state import EngineSaver, load_occurrence, restore_engine, rules_fingerprint
 from watchpost.watch.delivery import DeliverySink
 from watchpost.watch.followers import DirectoryFollower, FileFollower, Follower, FollowOptions, StdinFollower
+from watchpost.watch.heap import HeapTrimmer
 from watchpost.watch.joins import ReaderSessions
 from watchpost.watch.state import Checkpoint, StateStore
 from watchpost.watch.status import WatchStatus
@@ -91,6 +92,7 @@ class Watch:
         for problem in self.ruleset.problems:
             self.problems.add("rule", problem.path, problem.rule, problem.reason)
         self.saver = EngineSaver()
+        self.heap = HeapTrimmer()
         self.stored = store.stored_occurrences()
         """The state file's occurrence rows, read back when a parked occurrence is needed."""
         self.sessions = ReaderSessions()
@@ -260,6 +262,7 @@ class Watch:
             self.correlation.park(self.saver.stored)  # their rows are in the state file now
         self.correlation_dirty = self.unsaved = self.checkpoint_now = False
         self.last_full = time.monotonic()
+        self.heap.maybe_trim(self.last_full)  # what the snapshot and the batches freed (watch/heap.py)
         for follower in self.followers:
             if isinstance(follower, DirectoryFollower):
                 self.store.forget_positions(follower.gone())
