@@ -21,7 +21,7 @@ from __future__ import annotations
 import heapq
 import itertools
 import sys
-from collections import OrderedDict, deque
+from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -36,6 +36,12 @@ END_ORDER = 2**62
 """Arrival number above any: ``(t, END_ORDER)`` is after every entry at time ``t``."""
 MAX_KEYS = 16
 """Group memberships of one occurrence at most (several values of a group-by field)."""
+SWEEPS_PER_TIMESPAN = 16
+"""`CorrelationState.forget_past` runs each time the horizon has moved on by this fraction of
+the timespan (and at most once per expiry step): groups hold at most 1/16 more than a timespan
+of entries, and a sweep visits every group of the correlation."""
+OPEN = (-(2**62), -1)
+"""``GroupWindow.closed`` of a group that has consumed nothing yet (one tuple for all)."""
 
 GroupKey = tuple[Key, ...]
 
@@ -65,16 +71,48 @@ class Fired:
 
 class GroupWindow:
     """One group's entries, ordered by (time, arrival); ``closed`` is the point up to which
-    the group takes no more entries (consumed by an alert or slid past)."""
+    the group takes no more entries (consumed by an alert or slid past).
+
+    The entries are a ``list``: most groups hold a few entries, and an empty ``deque`` alone
+    takes 760 bytes (one 64-slot block) against 56; the oldest entries leave in one ``del``
+    (`drop_before`), so a long window is not shifted once per entry."""
 
     __slots__ = ("key", "shown", "entries", "closed", "newest")
 
     def __init__(self, key: GroupKey, shown: tuple[tuple[str, str], ...]) -> None:
         self.key = key
         self.shown = shown
-        self.entries: deque[Entry] = deque()
-        self.closed: tuple[int, int] = (-(2**62), -1)
+        self.entries: list[Entry] = []
+        self.closed: tuple[int, int] = OPEN
         self.newest = -(2**62)
+
+    def __setstate__(self, state: tuple[None, dict[str, object]]) -> None:
+        """Restore a pickled group (a state file written before the entries were a list holds
+        a ``deque``)."""
+        for name, value in state[1].items():
+            object.__setattr__(self, name, list(value) if name == "entries" else value)  # type: ignore[call-overload]
+
+    def drop_before(self, limit: int) -> None:
+        """Forget the entries older than ``limit``."""
+        entries = self.entries
+        count = 0
+        for entry in entries:
+            if entry.ts >= limit:
+                break
+            count += 1
+        if count:
+            del entries[:count]
+
+    def drop_through(self, order: tuple[int, int]) -> None:
+        """Forget the entries up to ``order`` (time, arrival) included."""
+        entries = self.entries
+        count = 0
+        for entry in entries:
+            if entry.order > order:
+                break
+            count += 1
+        if count:
+            del entries[:count]
 
     def add(self, entry: Entry) -> int:
         """Place ``entry`` in order; its index (the last one when it is the newest)."""
@@ -96,6 +134,8 @@ class GroupWindow:
 class CorrelationState:
     """The groups of one correlation and their windows."""
 
+    swept = -(2**62)  # for a state pickled before the attribute existed (see __init__)
+
     def __init__(self, spec: CorrelationSpec, max_groups: int, report: Reporter) -> None:
         self.spec = spec
         self.max_groups = max_groups
@@ -114,6 +154,8 @@ class CorrelationState:
         self.missing_keys = 0
         self.refused = 0
         self.evicted = 0
+        self.swept = -(2**62)
+        """The horizon of the last `forget_past` sweep."""
         self.made: list[Entry] | None = None
         """Entries made since the engine last parked occurrences (None: none are parked; see
         `CorrelationEngine.park`). Not part of the saved state."""
@@ -209,10 +251,8 @@ class CorrelationState:
         span = self.spec.timespan_us
         entries = group.entries
         if index == len(entries) - 1:
-            newest = entries[-1].ts
-            while entries[0].ts < newest - span:
-                entries.popleft()
-            return self.fire_trailing(group, list(entries) if self.needs_list() else entries)
+            group.drop_before(entries[-1].ts - span)
+            return self.fire_trailing(group, group.entries)
         fired: list[Fired] = []
         ordered = list(entries)
         anchor = index
@@ -229,13 +269,10 @@ class CorrelationState:
                 anchor = 0
                 continue
             anchor += 1
-        group.entries = deque(ordered)
+        group.entries = ordered
         return fired
 
-    def needs_list(self) -> bool:
-        return self.spec.type != "event_count"
-
-    def fire_trailing(self, group: GroupWindow, window: deque[Entry] | list[Entry]) -> list[Fired]:
+    def fire_trailing(self, group: GroupWindow, window: list[Entry]) -> list[Fired]:
         """Fire when ``window`` (ending at its last entry) meets the condition; consume it."""
         spec = self.spec
         value = measure(spec, window)
@@ -257,10 +294,9 @@ class CorrelationState:
         )
         group.closed = max(group.closed, last.order)
         if window is group.entries:
-            group.entries.clear()
+            group.entries = []
         else:
-            while group.entries and group.entries[0].order <= last.order:
-                group.entries.popleft()
+            group.drop_through(last.order)
         return [fired]
 
     # -- window ends -----------------------------------------------------------------------
@@ -294,8 +330,7 @@ class CorrelationState:
         next window starts at the next entry after it."""
         entries = group.entries
         window = list(itertools.takewhile(lambda e: e.ts <= end, entries))
-        for _ in window:
-            entries.popleft()
+        del entries[: len(window)]
         group.closed = max(group.closed, (end, END_ORDER))
         value = measure(self.spec, window)
         if not self.spec.condition.holds(value):
@@ -309,7 +344,9 @@ class CorrelationState:
 
     def expire(self, horizon: int) -> None:
         """Drop groups that no future window can reach (their newest entry is a timespan behind
-        the horizon; windows decided at their end have been decided by then)."""
+        the horizon; windows decided at their end have been decided by then), and regularly the
+        entries of the other groups that are that far behind (`forget_past`, each time the
+        horizon has moved on by ``1 / SWEEPS_PER_TIMESPAN`` of a timespan)."""
         on_arrival = self.on_arrival
         limit = horizon - self.spec.timespan_us
         groups = self.groups
@@ -318,6 +355,23 @@ class CorrelationState:
             if group.newest >= limit or group.entries and not on_arrival:
                 break
             del groups[key]
+        if on_arrival and horizon - self.swept >= self.spec.timespan_us // SWEEPS_PER_TIMESPAN:
+            self.swept = horizon
+            self.forget_past(limit)
+
+    def forget_past(self, limit: int) -> None:
+        """Forget the entries older than ``limit`` (a timespan behind the horizon) in every group.
+
+        Every match still to come in order is after the horizon, so its trailing window starts
+        after ``limit``: these entries are in no such window. A group trims its entries when it
+        gets a new match; without this sweep, a group that gets one every few minutes kept up to
+        a timespan of entries before its newest, so the held entries grew for minutes after the
+        window had filled (a late match is correlated with what is still held:
+        docs/correlation.md, "Lateness")."""
+        for group in self.groups.values():
+            entries = group.entries
+            if entries and entries[0].ts < limit:
+                group.drop_before(limit)
 
     def flush(self) -> list[Fired]:
         """Decide every pending window as if time had run out; forget all groups."""
