@@ -17,8 +17,8 @@ since the last one written; `committed` says it was):
   the watch stops reading input until the receiver catches up (no alert is dropped).
 - `TerminalSink` prints one line per alert (no durability: a terminal keeps nothing).
 
-Alerts are identified by `Alert.key` (the alert's ``id``); each sink remembers the newest
-100,000 it delivered in compact arrays (`watch.recent_keys.RecentKeys`).
+Alerts are identified by `Alert.key` (the alert's ``id``); each sink remembers at least the
+newest 49,152 it delivered, in arrays allocated at the start (`watch.recent_keys.RecentKeys`).
 """
 
 from __future__ import annotations
@@ -65,11 +65,13 @@ class DurableJsonlSink:
         known = store.delivered(name)
         saved = store.get_meta(self.size_key)
         checkpointed = int(saved.decode()) if saved is not None else 0
-        recovered = [key for key in _recover_tail(path, checkpointed) if key not in known]
+        committed = set(known)
+        tail = _recover_tail(path, checkpointed)
+        recovered = list(dict.fromkeys(key for key in tail if key not in committed))
         self.recovered = recovered
         """Keys of the alerts after the committed size (written before a crash, not committed):
         they are committed with the first size recorded (`deliver`)."""
-        self.recent = RecentKeys(known | set(recovered))
+        self.recent = RecentKeys(known + recovered)
         self.stream = open(path, "ab")  # noqa: SIM115 - closed by close()
 
     def deliver(self, alerts: list[Alert], checkpoint: Checkpoint) -> None:

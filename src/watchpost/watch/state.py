@@ -152,9 +152,10 @@ class StateStore:
             "SELECT key, name, dev, ino, offset, lines, elements, record, format FROM positions")
         return {row[0]: Position(*row) for row in rows}
 
-    def delivered(self, sink: str) -> set[str]:
-        rows = self.connection.execute("SELECT key FROM delivered WHERE sink = ?", (sink,))
-        return {row[0] for row in rows}
+    def delivered(self, sink: str) -> list[str]:
+        """The keys delivered by ``sink``, oldest first."""
+        rows = self.connection.execute("SELECT key FROM delivered WHERE sink = ? ORDER BY seq", (sink,))
+        return [row[0] for row in rows]
 
     def occurrences(self) -> dict[int, bytes]:
         rows = self.connection.execute("SELECT seq, body FROM occurrences")
