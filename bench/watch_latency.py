@@ -68,6 +68,10 @@ def main() -> None:
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--seconds", type=float, default=60.0)
     parser.add_argument("--rate", type=int, default=5000)
+    parser.add_argument("--sample-every", type=float, default=5.0, help="seconds between RSS samples")
+    parser.add_argument("--samples", type=Path, help="write every RSS sample (seconds, KiB) to this file")
+    parser.add_argument("--filled", type=float, default=300.0,
+                        help="seconds after which the longest correlation window is full (the pack's: 5 min)")
     args = parser.parse_args()
     work = Path(tempfile.mkdtemp(prefix="watch-bench-"))
     (work / "logs").mkdir()
@@ -109,7 +113,7 @@ def main() -> None:
                     written[key] = stamp
             if now >= next_sample:
                 memory.append((now - started, rss_kib(process.pid)))
-                next_sample += 5
+                next_sample += args.sample_every
             time.sleep(max(0.0, started + number / args.rate - time.monotonic()))
     time.sleep(3)
     stop.set()
@@ -128,8 +132,15 @@ def main() -> None:
     print(f"RSS first minute max {max(first) / 1024:.1f} MiB, last minute max {max(last) / 1024:.1f} MiB, "
           f"overall max {max(k for _, k in memory) / 1024:.1f} MiB ({len(memory)} samples, {elapsed:.0f} s)")
     series = [f"{at:.0f}s {kib / 1024:.1f}" for at, kib in memory
-              if round(at) % 60 < 5 or at == memory[-1][0]]
+              if round(at) % 60 < args.sample_every or at == memory[-1][0]]
     print("RSS MiB over time: " + ", ".join(series))
+    after = [kib for at, kib in memory if at >= args.filled]
+    if after:
+        print(f"RSS from {args.filled:.0f} s (window full) to the end: min {min(after) / 1024:.1f}, "
+              f"max {max(after) / 1024:.1f} MiB; first and last sample {after[0] / 1024:.1f} and "
+              f"{after[-1] / 1024:.1f} MiB")
+    if args.samples is not None:
+        args.samples.write_text("".join(f"{at:.1f} {kib}\n" for at, kib in memory))
     print(f"load average at start {load_start}, at end {os.getloadavg()[0]:.2f}")
     shutil.rmtree(work, ignore_errors=True)
 
