@@ -5,11 +5,12 @@ parking tests compare whole streams)."""
 from __future__ import annotations
 
 import pickle
+import sys
 from collections import deque
 from datetime import timedelta
 
 from watchpost.correlation import CorrelationEngine
-from watchpost.correlation.state import GroupWindow
+from watchpost.correlation.state import SHARED_VALUES_LIMIT, GroupWindow, _shared_values, shared_values
 from watchpost.problems import ProblemLog
 
 from .support import at, load, match
@@ -75,3 +76,26 @@ def test_a_group_pickled_with_a_deque_comes_back_with_a_list() -> None:
     assert restored.entries == ["x"] and type(restored.entries) is list
     again = pickle.loads(pickle.dumps(group, pickle.HIGHEST_PROTOCOL))
     assert again.entries == [] and again.key == ("h",)
+
+
+def test_equal_measured_values_and_group_texts_are_held_once() -> None:
+    loaded = load(RULES)
+    base = loaded.rule("base")
+    engine = CorrelationEngine(loaded.specs, timedelta(0), 100, ProblemLog())
+    for second, host in enumerate(("a", "b", "a")):
+        engine.feed(match(base, second, Host="WKS-" + host, Image="C:\\Windows\\NETSTAT.EXE"))
+    engine.advance(at(10))
+    (state,) = engine.states.values()
+    entries = [entry for group in state.groups.values() for entry in group.entries]
+    assert len(entries) == 3 and len({id(entry.values) for entry in entries}) == 1
+    assert entries[0].values == ("c:\\windows\\netstat.exe",)
+    shown = sorted(group.shown[0][1] for group in state.groups.values())
+    assert shown == ["WKS-a", "WKS-b"]
+    again = [group for group in state.groups.values() if group.shown[0][1] == "WKS-a"]
+    assert again[0].key[0] is sys.intern("wks-a") and again[0].shown[0][1] is sys.intern("WKS-a")
+
+
+def test_the_memo_of_measured_values_is_bounded() -> None:
+    for number in range(SHARED_VALUES_LIMIT * 3):
+        assert shared_values((f"program-{number}",)) == (f"program-{number}",)
+    assert len(_shared_values) <= SHARED_VALUES_LIMIT

@@ -48,8 +48,26 @@ GroupKey = tuple[Key, ...]
 
 def shared(key: Key | None) -> Key | None:
     """One copy of each distinct text value held by the windows (a lower-cased program path
-    repeats in most entries of a value_count; each entry kept its own copy)."""
+    repeats in most entries of a value_count, a host name in many groups; each kept its own
+    copy)."""
     return sys.intern(key) if type(key) is str else key
+
+
+SHARED_VALUES_LIMIT = 4096
+_shared_values: dict[tuple[object, ...], tuple[object, ...]] = {}
+
+
+def shared_values(values: tuple[object, ...]) -> tuple[object, ...]:
+    """One copy of each distinct tuple of measured values (most entries of a value_count hold
+    one of a few programs: 48 bytes an entry otherwise); at most ``SHARED_VALUES_LIMIT`` are
+    remembered, then the memo starts afresh (tuples already shared stay shared)."""
+    found = _shared_values.get(values)
+    if found is not None:
+        return found
+    if len(_shared_values) >= SHARED_VALUES_LIMIT:
+        _shared_values.clear()
+    _shared_values[values] = values
+    return values
 
 Reporter = Callable[[str, Occurrence | None], None]
 
@@ -211,12 +229,13 @@ class CorrelationState:
         raw = occ.values(names)
         if spec.type == VALUE_COUNT:
             if len(names) == 1:
-                return tuple(shared(k) for k in (normalise_key(names[0], v) for v in raw) if k is not None)
-            return tuple(
+                return shared_values(
+                    tuple(shared(k) for k in (normalise_key(names[0], v) for v in raw) if k is not None))
+            return shared_values(tuple(
                 tuple(shared(normalise_key(n, part)) for n, part in zip(names, v, strict=True))
                 for v in raw
                 if isinstance(v, tuple)
-            )
+            ))
         if spec.type in NUMERIC_TYPES:
             return tuple(n for n in (number_of(v) for v in raw) if n is not None)
         return ()
@@ -241,7 +260,8 @@ class CorrelationState:
         shown = []
         for index, name in enumerate(self.spec.group_by):
             written = None if pid_like[index] else occ.display(sources[index], key[index])
-            shown.append((name, written if written is not None else display_key(key[index])))
+            shown.append((name, sys.intern(written if written is not None else display_key(key[index]))))
+        key = tuple(sys.intern(part) if isinstance(part, str) else part for part in key)
         group = GroupWindow(key, tuple(shown))
         self.groups[key] = group
         return group
