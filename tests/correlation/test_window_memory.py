@@ -46,10 +46,18 @@ def test_a_quiet_group_forgets_entries_a_timespan_behind_the_horizon() -> None:
     for second, host in ((0, "quiet"), (200, "quiet"), (250, "busy"), (280, "quiet")):
         assert engine.feed(match(base, second, Host=host, Image="netstat.exe")) == []
     assert held(engine) == {"quiet": [0.0, 200.0, 280.0], "busy": [250.0]}
-    engine.advance(at(440))  # 140 s is a timespan behind: the quiet group's 0 s entry goes
-    assert held(engine) == {"quiet": [200.0, 280.0], "busy": [250.0]}
-    engine.advance(at(560))  # 260 s: busy has nothing newer (dropped), quiet keeps 280 s
-    assert held(engine) == {"quiet": [280.0]}
+    engine.feed(match(base, 430, Host="other", Image="netstat.exe"))
+    # a sweep visits every group: it waits until the correlation has taken entries for half
+    # of them (3 groups, 1 entry since the last sweep)
+    assert held(engine)["quiet"] == [0.0, 200.0, 280.0]
+    engine.feed(match(base, 435, Host="another", Image="netstat.exe"))
+    # 4 groups, 2 entries: 135 s is a timespan behind, the quiet group's 0 s entry goes
+    assert held(engine) == {"quiet": [200.0, 280.0], "busy": [250.0], "other": [430.0], "another": [435.0]}
+    engine.advance(at(560))  # 260 s: busy has nothing newer and is dropped
+    assert "busy" not in held(engine) and held(engine)["quiet"] == [200.0, 280.0]
+    for second in range(561, 565):
+        engine.feed(match(base, second, Host=f"new-{second}", Image="netstat.exe"))
+    assert held(engine)["quiet"] == [280.0]
 
 
 def test_forgotten_entries_are_not_counted_by_later_matches() -> None:

@@ -37,9 +37,10 @@ END_ORDER = 2**62
 MAX_KEYS = 16
 """Group memberships of one occurrence at most (several values of a group-by field)."""
 SWEEPS_PER_TIMESPAN = 16
-"""`CorrelationState.forget_past` runs each time the horizon has moved on by this fraction of
-the timespan (and at most once per expiry step): groups hold at most 1/16 more than a timespan
-of entries, and a sweep visits every group of the correlation."""
+"""`CorrelationState.forget_past` runs at most each time the horizon has moved on by this
+fraction of the timespan, and only once the correlation has taken at least half as many entries
+as it has groups since the last sweep (a sweep visits every group: at most two visits per entry
+taken). Groups hold past entries for at most a sixteenth of the timespan or that many entries."""
 OPEN = (-(2**62), -1)
 """``GroupWindow.closed`` of a group that has consumed nothing yet (one tuple for all)."""
 
@@ -152,7 +153,8 @@ class GroupWindow:
 class CorrelationState:
     """The groups of one correlation and their windows."""
 
-    swept = -(2**62)  # for a state pickled before the attribute existed (see __init__)
+    swept = -(2**62)  # for a state pickled before these attributes existed (see __init__)
+    taken = 0
 
     def __init__(self, spec: CorrelationSpec, max_groups: int, report: Reporter) -> None:
         self.spec = spec
@@ -174,6 +176,8 @@ class CorrelationState:
         self.evicted = 0
         self.swept = -(2**62)
         """The horizon of the last `forget_past` sweep."""
+        self.taken = 0
+        """Entries taken since that sweep."""
         self.made: list[Entry] | None = None
         """Entries made since the engine last parked occurrences (None: none are parked; see
         `CorrelationEngine.park`). Not part of the saved state."""
@@ -200,6 +204,7 @@ class CorrelationState:
                 self.refused += 1
                 continue
             index = group.add(entry)
+            self.taken += 1
             if self.made is not None:
                 self.made.append(entry)
             if self.on_arrival:
@@ -261,7 +266,7 @@ class CorrelationState:
         for index, name in enumerate(self.spec.group_by):
             written = None if pid_like[index] else occ.display(sources[index], key[index])
             shown.append((name, sys.intern(written if written is not None else display_key(key[index]))))
-        key = tuple(sys.intern(part) if isinstance(part, str) else part for part in key)
+        key = tuple([sys.intern(part) if isinstance(part, str) else part for part in key])
         group = GroupWindow(key, tuple(shown))
         self.groups[key] = group
         return group
@@ -314,7 +319,7 @@ class CorrelationState:
         )
         group.closed = max(group.closed, last.order)
         if window is group.entries:
-            group.entries = []
+            window.clear()  # `chosen` is a copy
         else:
             group.drop_through(last.order)
         return [fired]
@@ -375,8 +380,9 @@ class CorrelationState:
             if group.newest >= limit or group.entries and not on_arrival:
                 break
             del groups[key]
-        if on_arrival and horizon - self.swept >= self.spec.timespan_us // SWEEPS_PER_TIMESPAN:
-            self.swept = horizon
+        if (on_arrival and horizon - self.swept >= self.spec.timespan_us // SWEEPS_PER_TIMESPAN
+                and 2 * self.taken >= len(groups)):
+            self.swept, self.taken = horizon, 0
             self.forget_past(limit)
 
     def forget_past(self, limit: int) -> None:
