@@ -1,18 +1,5 @@
-"""The exit statuses of every `watchpost` command: one contract, documented in docs/cli.md.
-
-| status | meaning |
-|---|---|
-| 0 | the run completed; nothing found, or findings without `--fail-on-alert` |
-| 1 | the run completed and found something, with `--fail-on-alert` (`hunt`); a check that failed (`rules check`, `rules test`, `evaluate`, `convert`) |
-| 2 | usage error (bad option, path that does not exist, output that cannot be written), or no input could be read |
-| 3 | rules could not run: all of them always, any of them with `--strict` |
-| 4 | `watch` stopped with alerts still undelivered |
-| 5 | `watch`: the state folder cannot be used (full, read-only, damaged database) |
-| 70 | an unexpected internal error: one line naming the file and place, rerun with `--debug` for the trace |
-| 130 | interrupted by SIGINT (Ctrl-C); what was found so far is written and marked partial |
-| 141 | the reader of standard output went away (broken pipe), as Unix tools do |
-| 143 | stopped by SIGTERM; what was found so far is written and marked partial |
-"""
+"""The exit statuses of every `watchpost` command: one contract (`EXIT_STATUSES`), shown in
+docs/cli.md and the README (a test checks that the documents and this table agree)."""
 
 from __future__ import annotations
 
@@ -27,3 +14,26 @@ EXIT_INTERNAL = 70
 EXIT_SIGINT = 130
 EXIT_BROKEN_PIPE = 141
 EXIT_SIGTERM = 143
+
+EXIT_STATUSES: tuple[tuple[int, str], ...] = (
+    (EXIT_OK, "the run completed: nothing found, or findings without `--fail-on-alert`"),
+    (EXIT_ALERTS, "the run completed and alerts were raised, with `--fail-on-alert`; for `rules check`, "
+                  "`rules test`, `evaluate` and `convert`: a check or conversion failed"),
+    (EXIT_USAGE, "usage error (unknown option, path that does not exist, output that cannot be "
+                 "written), or no input could be read"),
+    (EXIT_RULES, "rules could not run: none of them (always), or any of them with `--strict`"),
+    (EXIT_UNDELIVERED, "`watch` stopped while alerts were still undelivered"),
+    (EXIT_STATE, "`watch`: the state folder cannot be used (full, read-only, damaged database)"),
+    (EXIT_INTERNAL, "an unexpected internal error: one line naming the file and place; rerun with "
+                    "`--debug` for the trace"),
+    (EXIT_SIGINT, "interrupted by SIGINT (Ctrl-C): what was found so far is written, marked partial"),
+    (EXIT_BROKEN_PIPE, "the reader of standard output went away (broken pipe), as Unix tools do"),
+    (EXIT_SIGTERM, "stopped by SIGTERM: what was found so far is written, marked partial"),
+)
+
+
+def exit_status_table() -> str:
+    """`EXIT_STATUSES` as a Markdown table (docs/cli.md, README)."""
+    rows = ["| status | meaning |", "|---|---|"]
+    rows += [f"| {status} | {meaning} |" for status, meaning in EXIT_STATUSES]
+    return "\n".join(rows)
