@@ -7,30 +7,111 @@ from __future__ import annotations
 
 import glob
 import os
+import signal
 import sys
+import traceback
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta, timezone, tzinfo
 from pathlib import Path
+from types import FrameType
 from typing import IO, Any
 
 import click
 
 from watchpost.engine import Hunt, HuntOptions
+from watchpost.errors import InputNotFound, NoRunnableRules, WatchpostError
+from watchpost.exit_codes import (
+    EXIT_ALERTS,
+    EXIT_BROKEN_PIPE,
+    EXIT_INTERNAL,
+    EXIT_OK,
+    EXIT_RULES,
+    EXIT_SIGINT,
+    EXIT_SIGTERM,
+    EXIT_USAGE,
+)
 from watchpost.reporting import print_load_problems, print_summary
 from watchpost.rules.model import LEVELS
 from watchpost.sinks.formats import BINARY_FORMATS, OUTPUT_FORMATS, STREAMING_FORMATS, make_sink
 from watchpost.sinks.run_info import RunInfo
 
-EXIT_OK, EXIT_ALERTS, EXIT_USAGE = 0, 1, 2
-EXIT_BROKEN_PIPE = 141
 GLOB_CHARACTERS = frozenset("*?[")
 HELP_SETTINGS = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
 
 
-@click.group(context_settings=HELP_SETTINGS)
+DEBUG = {"on": bool(os.environ.get("WATCHPOST_DEBUG"))}
+"""Whether an unexpected error prints its whole trace (``--debug`` or ``WATCHPOST_DEBUG=1``)."""
+
+
+class GuardedGroup(click.Group):
+    """The command group, run so that every outcome has its exit status (`watchpost.exit_codes`)
+    and no Python traceback reaches a user unless ``--debug`` asks for it."""
+
+    def main(self, *args: Any, **kwargs: Any) -> Any:
+        kwargs["standalone_mode"] = False
+        try:
+            returned = super().main(*args, **kwargs)
+        except click.exceptions.Exit as done:
+            sys.exit(done.exit_code)
+        except click.ClickException as error:
+            error.show()
+            sys.exit(error.exit_code)
+        except (click.Abort, KeyboardInterrupt):
+            click.echo("watchpost: interrupted", err=True)
+            sys.exit(EXIT_SIGINT)
+        except BrokenPipeError:
+            silence_stdout()
+            sys.exit(EXIT_BROKEN_PIPE)
+        except NoRunnableRules as error:
+            click.echo(f"error: {error}", err=True)
+            sys.exit(EXIT_RULES)
+        except WatchpostError as error:
+            click.echo(f"error: {error}", err=True)
+            sys.exit(EXIT_USAGE)
+        except Exception as error:  # the last line of defence: one line, the trace on demand
+            report_internal_error(error)
+            sys.exit(EXIT_INTERNAL)
+        sys.exit(returned if isinstance(returned, int) else EXIT_OK)
+
+
+def report_internal_error(error: BaseException) -> None:
+    """One line naming the error and where it arose; the whole trace with ``--debug``."""
+    if DEBUG["on"]:
+        traceback.print_exception(error)
+    frames = traceback.extract_tb(error.__traceback__)
+    where = ""
+    if frames:
+        last = frames[-1]
+        where = f" (at {Path(last.filename).name}:{last.lineno} in {last.name})"
+    from watchpost.sinks.terminal_text import sanitise_terminal
+
+    message = sanitise_terminal(f"{type(error).__name__}: {error}", 400)
+    click.echo(f"watchpost: internal error: {message}{where}", err=True)
+    if not DEBUG["on"]:
+        click.echo("rerun with --debug (or WATCHPOST_DEBUG=1) for the whole trace, and report it", err=True)
+
+
+def silence_stdout() -> None:
+    """Point standard output at /dev/null so that flushing it at exit raises no second error."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError):
+        pass
+
+
+@click.group(cls=GuardedGroup, context_settings=HELP_SETTINGS)
 @click.version_option(package_name="watchpost")
-def main() -> None:
-    """watchpost: find System Network Connections Discovery (ATT&CK T1049) in logs with Sigma rules."""
+@click.option("--debug", is_flag=True, help="On an unexpected error, print the whole Python trace.")
+def main(debug: bool) -> None:
+    """watchpost: find System Network Connections Discovery (ATT&CK T1049) in logs with Sigma rules.
+
+    Exit status: 0 completed, 1 alerts with --fail-on-alert (or a failed check), 2 usage error or
+    no input readable, 3 rules could not run, 70 internal error, 130/143 interrupted
+    (docs/cli.md#exit-status).
+    """
+    if debug:
+        DEBUG["on"] = True
 
 
 def parse_time(value: str | None) -> datetime | None:
@@ -123,15 +204,19 @@ def check_input_format(value: str | None) -> str | None:
               help="Worker processes matching several inputs in parallel; the alerts are the same "
                    "whatever the number.")
 @click.option("--fail-on-alert", is_flag=True, help="Exit with status 1 when any alert was raised.")
+@click.option("--strict", is_flag=True,
+              help="Refuse to run (exit 3) when any rule cannot run, not only when none can.")
 @click.option("--quiet", "-q", is_flag=True,
               help="No progress line and no closing summary on standard error.")
 def hunt(inputs: tuple[str, ...], rules: tuple[Path, ...], output_format: str, output: Path | None,
          input_format: str | None, min_level: str | None, since: str | None, until: str | None,
-         display_tz: str, placeholders: Path | None, jobs: int, fail_on_alert: bool, quiet: bool) -> None:
+         display_tz: str, placeholders: Path | None, jobs: int, fail_on_alert: bool, strict: bool,
+         quiet: bool) -> None:
     """Run Sigma rules over log files, folders, globs, archives or `-` (standard input).
 
     Globs such as 'logs/**/*.evtx' are expanded by watchpost (quote them). Alerts go to standard
     output (or --output); problems, progress and the closing summary go to standard error.
+    Ctrl-C (or SIGTERM) stops the hunt: the alerts found so far are written, marked as partial.
     """
     paths = expand_inputs(inputs)
     start, end = parse_time(since), parse_time(until)
@@ -140,46 +225,87 @@ def hunt(inputs: tuple[str, ...], rules: tuple[Path, ...], output_format: str, o
     tz = parse_tz(display_tz)
     options = HuntOptions(rules=list(rules), input_format=check_input_format(input_format),
                           min_level=min_level, since=start, until=end, placeholders=placeholders,
-                          jobs=jobs)
-    engine = Hunt(options)
+                          jobs=jobs, strict=strict)
+    stream = open_output(output, output_format)
     err = click.get_text_stream("stderr")
+    engine = load_hunt(options, err, quiet)
     print_load_problems(engine.ruleset.problems, err, quiet)
     print_load_problems(engine.ruleset.report.notes, err, quiet, prefix="rule note")
     try:
-        run_hunt(engine, paths, output_format, output, tz, quiet)
+        run_hunt(engine, paths, output_format, stream, output is not None, tz, quiet)
     except BrokenPipeError:
         # The reader of our output went away (`watchpost hunt … | head`): stop quietly, like other
         # Unix tools, with the shell's status for SIGPIPE rather than the --fail-on-alert status.
-        devnull = os.open(os.devnull, os.O_WRONLY)
-        os.dup2(devnull, sys.stdout.fileno())
+        silence_stdout()
         sys.exit(EXIT_BROKEN_PIPE)
     if not quiet:
         print_summary(engine, err)
-    if engine.stats.sources and engine.stats.sources == engine.stats.sources_failed:
-        sys.exit(EXIT_USAGE)
-    if engine.stats.sources == 0:
+    sys.exit(hunt_status(engine, fail_on_alert))
+
+
+def load_hunt(options: HuntOptions, err: IO[str], quiet: bool) -> Hunt:
+    """The hunt with its rules loaded; no runnable rule (any, with ``--strict``) ends the command
+    with `EXIT_RULES` after saying which rules could not run and that none ran."""
+    try:
+        return Hunt(options)
+    except NoRunnableRules as refused:
+        print_load_problems(list(refused.problems), err, quiet=False)
+        click.echo(f"error: {refused}: 0 rules run, nothing hunted", err=True)
+        sys.exit(EXIT_RULES)
+    except InputNotFound as missing:
+        raise click.BadParameter(str(missing), param_hint="--rules") from missing
+
+
+def hunt_status(engine: Hunt, fail_on_alert: bool) -> int:
+    """The exit status of a finished hunt (`watchpost.exit_codes`)."""
+    stats = engine.stats
+    if stats.stopped is not None:
+        return EXIT_SIGTERM if stats.stopped == "SIGTERM" else EXIT_SIGINT
+    if stats.sources == 0 or stats.sources == stats.sources_failed:
         click.echo("error: no input could be read", err=True)
-        sys.exit(EXIT_USAGE)
-    sys.exit(EXIT_ALERTS if fail_on_alert and engine.stats.alerts else EXIT_OK)
+        return EXIT_USAGE
+    return EXIT_ALERTS if fail_on_alert and stats.alerts else EXIT_OK
 
 
-def run_hunt(engine: Hunt, paths: list[str], output_format: str, output: Path | None, tz: tzinfo,
-             quiet: bool) -> None:
+class StopOnSignals:
+    """While the hunt runs, SIGINT and SIGTERM ask it to stop (the alerts found so far are still
+    written); a second signal of the same kind ends the process at once."""
+
+    def __init__(self, engine: Hunt) -> None:
+        self._engine = engine
+        self._saved: dict[int, Any] = {}
+
+    def __enter__(self) -> StopOnSignals:
+        for number in (signal.SIGINT, signal.SIGTERM):
+            self._saved[number] = signal.signal(number, self._stop)
+        return self
+
+    def _stop(self, number: int, frame: FrameType | None) -> None:
+        name = signal.Signals(number).name
+        self._engine.request_stop(name)
+        signal.signal(number, signal.SIG_DFL if number == signal.SIGTERM else signal.default_int_handler)
+
+    def __exit__(self, *exc: object) -> None:
+        for number, handler in self._saved.items():
+            signal.signal(number, handler)
+
+
+def run_hunt(engine: Hunt, paths: list[str], output_format: str, stream: IO[Any], to_file: bool,
+             tz: tzinfo, quiet: bool) -> None:
     """Feed the alerts of ``paths`` to the sink, with a progress line on a terminal."""
     from watchpost.progress import hunt_progress, is_terminal
 
     err = click.get_text_stream("stderr")
-    stream: IO[Any] = open_output(output, output_format)
     sink = make_sink(output_format, stream, tz, lambda: run_info(engine, paths))
-    streams_to_terminal = (output is None and output_format in STREAMING_FORMATS
-                           and is_terminal(sys.stdout))
+    streams_to_terminal = (not to_file and output_format in STREAMING_FORMATS and is_terminal(sys.stdout))
     try:
-        with hunt_progress(engine.stats, err, quiet=quiet, alerts_to_err_terminal=streams_to_terminal):
+        with StopOnSignals(engine), hunt_progress(engine.stats, err, quiet=quiet,
+                                                  alerts_to_err_terminal=streams_to_terminal):
             for alert in engine.run(paths):
                 sink.write(alert)
     finally:
         sink.close()
-        if output is not None:
+        if to_file:
             stream.close()
 
 
@@ -187,21 +313,30 @@ def run_info(engine: Hunt, paths: Sequence[str]) -> RunInfo:
     """What the reports say about the run, from the engine's counters."""
     from watchpost import __version__
 
-    stats = engine.stats
+    stats, ruleset = engine.stats, engine.ruleset
     return RunInfo(
-        inputs=tuple(paths), rules=len(engine.ruleset.detections) + len(engine.ruleset.correlations),
-        rules_skipped=len(engine.ruleset.problems), sources=stats.sources, events=stats.events,
+        inputs=tuple(paths), rules=len(ruleset.detections) + len(ruleset.correlations),
+        rules_skipped=len(ruleset.problems), sources=stats.sources, events=stats.events,
         unreadable=engine.problems.count("read"), elapsed=stats.elapsed, version=__version__,
+        detection_rules=len(ruleset.detections), correlation_rules=len(ruleset.correlations),
+        load_seconds=stats.load_seconds, sources_done=stats.sources_done, stopped=stats.stopped,
+        settled=stats.settled, unfinished=tuple(stats.unfinished),
     )
 
 
 def open_output(output: Path | None, output_format: str) -> IO[Any]:
+    """Standard output, or ``output`` opened for writing; a file that cannot be written is a
+    usage error (exit 2) named before any rule is loaded."""
     binary = output_format in BINARY_FORMATS
     if output is None:
         return sys.stdout.buffer if binary else sys.stdout
-    if binary:
-        return output.open("wb")
-    return output.open("w", encoding="utf-8", newline="")
+    try:
+        if binary:
+            return output.open("wb")
+        return output.open("w", encoding="utf-8", newline="")
+    except OSError as error:
+        reason = error.strerror or str(error)
+        raise click.BadParameter(f"cannot write {output}: {reason}", param_hint="--output") from error
 
 
 @main.group(context_settings=HELP_SETTINGS)

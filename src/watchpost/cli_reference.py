@@ -15,6 +15,7 @@ from pathlib import Path
 
 import click
 
+from watchpost.exit_codes import exit_status_table
 from watchpost.sinks.csv import CSV_COLUMNS
 
 HELP_WIDTH = 100
@@ -43,7 +44,7 @@ def render_cli_reference() -> str:
 
     columns = ", ".join(f"`{column}`" for column in CSV_COLUMNS)
     intro = resources.files("watchpost").joinpath("templates", INTRO).read_text(encoding="utf-8")
-    parts = [intro.replace("{columns}", columns)]
+    parts = [intro.replace("{columns}", columns).replace("{exit_statuses}", exit_status_table())]
     commands = list(iter_commands(main, "watchpost"))
     parts.append("## Commands\n\n" + "\n".join(
         f"- [`{path}`](#{anchor(path)})" for path, _, _ in commands) + "\n")

@@ -3,11 +3,16 @@
     readers -> events -> matching -> correlation -> alerts -> (the caller's sinks)
 
 `Hunt` is the reusable object (rules loaded once, statistics and problems kept); `hunt()` is the
-one-call API.
+one-call API. Alerts stream: a hunt over several inputs reads them side by side and yields each
+alert as soon as no input still unread can come before it (`source_hunts`), in time order.
+`Hunt.request_stop` (a signal handler's call) ends a run early; what was found so far still comes
+out, and `HuntStats.stopped` says the run is partial.
 """
 
 from __future__ import annotations
 
+import heapq
+import os
 import tempfile
 import time
 from collections import Counter
@@ -18,13 +23,16 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from watchpost.alerts import Alert
+from watchpost.errors import InputNotFound, NoRunnableRules
 from watchpost.events import Event
 from watchpost.matching.model import Match
 from watchpost.problems import ProblemLog
 from watchpost.readers.base import Source
+from watchpost.readers.evtx import EVTX_MAGIC
 from watchpost.rules.model import level_rank
 from watchpost.ruleset import RuleSet, load_ruleset
 from watchpost.source_hunts import (
+    Keyed,
     SourceMatcher,
     SourceOutcome,
     merge_problems,
@@ -35,26 +43,33 @@ from watchpost.source_hunts import (
 if TYPE_CHECKING:
     from watchpost.correlation import CorrelationEngine
 
+INTERLEAVE_AT_MOST = 256
+"""Inputs read side by side at most (each holds an open file and its reader's state); beyond, or
+beyond `INTERLEAVE_BYTES` of inputs whose reader may hold a whole document, inputs are matched one
+after the other and alerts come out once all are read (same alerts, same order)."""
+INTERLEAVE_BYTES = 512 << 20
 
 @dataclass
 class HuntOptions:
-    """How to run a hunt. ``rules`` empty means the bundled T1049 pack."""
+    """How to run a hunt. ``rules`` empty means the bundled T1049 pack; paths may be `str` or `Path`."""
 
-    rules: Sequence[Path] = ()
+    rules: Sequence[Path | str] = ()
     input_format: str | None = None
     min_level: str | None = None
     since: datetime | None = None
     until: datetime | None = None
-    placeholders: Path | None = None
+    placeholders: Path | str | None = None
     lateness: timedelta = timedelta(minutes=5)
     max_groups: int = 100_000
     jobs: int = 1
     """Worker processes matching sources in parallel (several files); alerts do not depend on it."""
+    strict: bool = False
+    """Refuse to run (`NoRunnableRules`) when any rule cannot run, not only when none can."""
 
 
 @dataclass
 class HuntStats:
-    """What a hunt read and raised, for the closing summary."""
+    """What a hunt read and raised, for the closing summary and the reports."""
 
     sources: int = 0
     sources_done: int = 0
@@ -69,11 +84,25 @@ class HuntStats:
     alerts: int = 0
     alerts_by_level: Counter[str] = field(default_factory=Counter)
     alerts_by_rule: Counter[str] = field(default_factory=Counter)
+    load_seconds: float = 0.0
+    """Time spent loading (or compiling) the rules, apart from reading events."""
     started: float = field(default_factory=time.monotonic)
+    """When reading began (after the rules were loaded)."""
+    stopped: str | None = None
+    """Why the run ended before reading everything (``"SIGINT"``, ``"SIGTERM"``, ...); None when
+    it completed."""
+    settled: datetime | None = None
+    """Every alert about events up to this time has been yielded (the merge's watermark)."""
+    unfinished: list[str] = field(default_factory=list)
+    """Inputs not read to their end when the run stopped early (the first few)."""
 
     @property
     def elapsed(self) -> float:
         return time.monotonic() - self.started
+
+    @property
+    def complete(self) -> bool:
+        return self.stopped is None
 
 
 def bundled_pack() -> Path:
@@ -82,45 +111,115 @@ def bundled_pack() -> Path:
 
 
 class Hunt:
-    """Rules loaded once; `run` may be called on several inputs."""
+    """Rules loaded once; `run` may be called on several inputs.
+
+    Raises `InputNotFound` for a rule path that does not exist and `NoRunnableRules` when no
+    rule can run (any rule, with ``strict``); the rules' problems stay on ``problems``.
+    """
 
     def __init__(self, options: HuntOptions | None = None) -> None:
         self.options = options or HuntOptions()
         self.problems = ProblemLog()
         self.stats = HuntStats()
-        rule_paths = list(self.options.rules) or [bundled_pack()]
-        self.ruleset: RuleSet = load_ruleset(rule_paths, placeholders=self.options.placeholders)
+        self._done_names: set[str] = set()
+        rule_paths = [Path(path) for path in self.options.rules] or [bundled_pack()]
+        for path in rule_paths:
+            if not path.exists():
+                raise InputNotFound(str(path), "rule")
+        placeholders = self.options.placeholders
+        loading = time.monotonic()
+        self.ruleset: RuleSet = load_ruleset(
+            rule_paths, placeholders=Path(placeholders) if placeholders is not None else None
+        )
+        self.stats.load_seconds = time.monotonic() - loading
         for problem in self.ruleset.problems:
             self.problems.add("rule", problem.path, problem.rule, problem.reason)
+        self._check_runnable()
+
+    def _check_runnable(self) -> None:
+        ruleset, skipped = self.ruleset, self.ruleset.problems
+        runnable = len(ruleset.detections) + len(ruleset.correlations)
+        if runnable == 0:
+            raise NoRunnableRules(f"no rule can run ({len(skipped)} could not be loaded)", skipped)
+        if self.options.strict and skipped:
+            raise NoRunnableRules(f"{len(skipped)} rules cannot run (strict)", skipped)
+
+    def request_stop(self, reason: str) -> None:
+        """End the current run early (safe from a signal handler): reading stops, correlation
+        windows are flushed, and the alerts found so far still come out."""
+        if self.stats.stopped is None:
+            self.stats.stopped = reason
 
     def run(self, paths: Sequence[Path | str]) -> Iterator[Alert]:
         """Alerts from ``paths`` (files, directories, archives, ``-``), output rules only.
 
-        One source is matched as it is read. Several sources are matched one by one (or by
-        ``jobs`` worker processes) and their matches merged by timestamp before correlation:
-        alerts come out in time order and are the same whatever ``jobs`` is.
+        Raises `InputNotFound` at once for a path that does not exist. Alerts come out in time
+        order as soon as it is settled, and are the same whatever ``jobs`` is.
         """
+        given = [path if str(path) == "-" else Path(path) for path in paths]
+        for path in given:
+            if isinstance(path, Path) and not (path.exists() or path.is_symlink()):
+                raise InputNotFound(str(path))
+        return self._run(given)
+
+    def _run(self, paths: Sequence[Path | str]) -> Iterator[Alert]:
         from watchpost.correlation import CorrelationEngine
         from watchpost.readers.registry import iter_sources
 
-        correlation = CorrelationEngine(
-            self.ruleset.correlations, self.options.lateness, self.options.max_groups, self.problems
-        )
-        sources = list(iter_sources([Path(p) if p != "-" else "-" for p in paths], self.problems))
-        self.stats.sources += len(sources)
+        options, stats = self.options, self.stats
+        correlation = CorrelationEngine(self.ruleset.correlations, options.lateness, options.max_groups,
+                                        self.problems)
+        sources = list(iter_sources(paths, self.problems))
+        stats.sources += len(sources)
+        stats.started = time.monotonic()
         with tempfile.TemporaryDirectory(prefix="watchpost-") as spill_dir:
-            options = self.options
-            matcher = SourceMatcher(
-                self.ruleset, options.input_format, options.since, options.until, spill_dir
-            )
-            if len(sources) == 1:
-                found = self._streamed(matcher, sources[0])
-            else:
-                found = merged_matches(self._outcomes(matcher, sources), spill_dir)
-            for position, event in found:
-                yield from self._alerts(position, event, correlation)
+            matcher = SourceMatcher(self.ruleset, options.input_format, options.since, options.until,
+                                    spill_dir, options.lateness)
+            found = self._found(matcher, sources)
+            try:
+                for key, _number, _sequence, position, event in found:
+                    stats.settled = key
+                    if event is not None:
+                        yield from self._alerts(position, event, correlation)
+                    else:  # a tick: no later match comes before ``key``; windows behind it may close
+                        for alert in correlation.advance(key):
+                            yield from self._keep(alert)
+            finally:
+                close = getattr(found, "close", None)
+                if close is not None:
+                    close()
         for alert in correlation.flush():
             yield from self._keep(alert)
+
+    def _found(self, matcher: SourceMatcher, sources: Sequence[Source]) -> Iterator[Keyed]:
+        """Every source's kept matches in merge order: read side by side when they are few
+        enough (alerts stream), else matched whole one after the other or in ``jobs`` workers."""
+        if self.options.jobs <= 1 and interleavable(sources):
+            streams = [self._counted(matcher, number, source) for number, source in enumerate(sources)]
+            return self._until_stopped(heapq.merge(*streams), sources)
+        return merged_matches(self._outcomes(matcher, sources), matcher.spill_dir)
+
+    def _until_stopped(self, found: Iterator[Keyed], sources: Sequence[Source]) -> Iterator[Keyed]:
+        stats = self.stats
+        for item in found:
+            if stats.stopped is not None:
+                self._note_unfinished(sources)
+                return
+            yield item
+
+    def _note_unfinished(self, sources: Sequence[Source]) -> None:
+        done = self._done_names
+        self.stats.unfinished = [source.name for source in sources if source.name not in done][:20]
+
+    def _counted(self, matcher: SourceMatcher, number: int, source: Source) -> Iterator[Keyed]:
+        """One source's stream, counted into the hunt's statistics as it is read."""
+        stats, problems = self.stats, self.problems
+        events_before, problems_before = stats.events, problems.by_path[source.name]
+        yield from matcher.stream(number, source, stats, problems)
+        if stats.events == events_before and problems.by_path[source.name] > problems_before:
+            stats.sources_failed += 1
+        stats.sources_done += 1
+        self._done_names.add(source.name)
 
     def _alerts(self, position: int, event: Event, correlation: CorrelationEngine) -> Iterator[Alert]:
         ruleset = self.ruleset
@@ -131,47 +230,26 @@ class Hunt:
             for alert in correlation.feed(Match(rule.meta, event)):
                 yield from self._keep(alert)
 
-    def _streamed(self, matcher: SourceMatcher, source: Source) -> Iterator[tuple[int, Event]]:
-        """The kept matches of one source as it is read (nothing held back)."""
-        events, selection = matcher.events(source, self.problems)
-        problems_before = self.problems.by_path[source.name]
-        stats, match, positions, kept = self.stats, self.ruleset.index.match, matcher.positions, matcher.kept
-        count = 0
-        for event in events:
-            count += 1
-            stats.events += 1
-            if not matcher.in_range(event):
-                continue
-            stats.events_in_range += 1
-            for rule in match(event):
-                stats.matches += 1
-                position = positions[id(rule)]
-                if position in kept:
-                    yield position, event
-        if selection is not None:
-            count += selection.skipped
-            stats.events += selection.skipped
-            stats.events_in_range += selection.skipped
-            stats.undecoded += selection.skipped
-        if count == 0 and self.problems.by_path[source.name] > problems_before:
-            stats.sources_failed += 1
-        stats.sources_done += 1
-
     def _outcomes(self, matcher: SourceMatcher, sources: Sequence[Source]) -> Iterator[SourceOutcome]:
-        """Each source's outcome, counted."""
+        """Each source's outcome, counted; no further source is started once a stop is asked."""
         stats = self.stats
-        for outcome in run_sources(matcher, sources, self.options.jobs):
+        outcomes = run_sources(matcher, sources, self.options.jobs, lambda: stats.stopped is not None)
+        for outcome in outcomes:
             problems = outcome.problems
             if problems is not None:
                 merge_problems(self.problems, problems)
                 if outcome.events == 0 and problems.by_path[outcome.name] > 0:
                     stats.sources_failed += 1
             stats.events += outcome.events
-            stats.events_in_range += outcome.in_range
+            stats.events_in_range += outcome.events_in_range
             stats.undecoded += outcome.undecoded
             stats.matches += outcome.matches
-            stats.sources_done += 1
+            if outcome.complete:
+                stats.sources_done += 1
+                self._done_names.add(outcome.name)
             yield outcome
+        if stats.stopped is not None:
+            self._note_unfinished(sources)
 
     def _keep(self, alert: Alert) -> Iterator[Alert]:
         minimum = self.options.min_level
@@ -183,6 +261,22 @@ class Hunt:
         yield alert
 
 
+def interleavable(sources: Sequence[Source]) -> bool:
+    """Whether ``sources`` can be read side by side within `INTERLEAVE_AT_MOST` open inputs and
+    `INTERLEAVE_BYTES` of inputs that may be read whole (anything but EVTX)."""
+    if len(sources) > INTERLEAVE_AT_MOST:
+        return False
+    whole = 0
+    for source in sources:
+        if source.path is None or getattr(source, "head", b"")[:len(EVTX_MAGIC)] == EVTX_MAGIC:
+            continue
+        try:
+            whole += os.stat(source.path).st_size
+        except OSError:
+            continue
+    return whole <= INTERLEAVE_BYTES
+
+
 def hunt(
     paths: Sequence[Path | str],
     rules: Sequence[Path | str] = (),
@@ -190,8 +284,11 @@ def hunt(
 ) -> Iterator[Alert]:
     """Run ``rules`` (default: the bundled T1049 pack) over ``paths`` and yield alerts.
 
+    Raises `InputNotFound` for a path that does not exist and `NoRunnableRules` when no rule
+    can run.
+
     >>> for alert in hunt(["logs/"], rules=["my_rules/"]):      # doctest: +SKIP
     ...     print(alert.rule.title, alert.host, alert.timestamp)
     """
-    settings = HuntOptions(rules=[Path(r) for r in rules], **options)  # type: ignore[arg-type]
+    settings = HuntOptions(rules=list(rules), **options)  # type: ignore[arg-type]
     return Hunt(settings).run(paths)

@@ -1,10 +1,14 @@
 """Matching one source at a time, in this process or in worker processes, and the merge after.
 
-A hunt over several sources matches each source on its own (`SourceMatcher.run`), keeps the
-matches it needs (rules that are output or feed a correlation) in the source's order, and the
-parent merges the sources' matches by timestamp (`heapq.merge`, ties in source order) before
-correlation sees them. The sources may be matched in worker processes (``jobs`` > 1): workers
-only match; the merge and correlation stay in the parent, so ``jobs`` never changes the alerts.
+Each source's kept matches (rules that are output or feed a correlation) come out of
+`SourceMatcher.stream` as `Keyed` items in the source's order. Their merge key is a watermark that
+never decreases within a source: the latest of the match's own time and of every event read
+before it less the lateness (`SourceMatcher.stream`). Every source's stream is therefore sorted,
+and the merge of all streams by (key, source number, sequence) is one total order whatever the
+merge tree: reading the sources side by side (streaming, `interleaved`), or matching them whole in
+worker processes (``jobs`` > 1) and merging their runs at the end gives the same alerts. Ticks
+(items without an event) carry a source's watermark forward while it has no match, so that the
+merge of sources read side by side never waits for a source to end.
 
 Memory stays bounded: a source's matches beyond ``SPILL_AT`` (and all matches once the parent
 holds ``HOLD_LIMIT``) are written to a temporary file in chunks and read back during the merge.
@@ -16,12 +20,13 @@ import gc
 import heapq
 import multiprocessing
 import pickle
+import signal
 import tempfile
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol
 
 from watchpost.events import WINDOWS, Event
 from watchpost.problems import ProblemLog
@@ -39,12 +44,28 @@ SPILL_AT = 1_000
 HOLD_LIMIT = 10_000
 """Matches the parent keeps in memory across sources before it spills further ones."""
 SPILL_CHUNK = 500
+STOP_POLL = 0.25
+"""Seconds between two looks at whether a stop was asked while workers match."""
 MAX_BATCH = 256
 """Sources per message to a worker at most. Each message cost the parent ~0.4 ms of CPU in
 the pool's threads: 16 sources per message spent 0.4 s of the parent's 0.8 s on 10,797 files."""
 
-Found = tuple[int, Event]
-"""A kept match: the rule's position in ``RuleSet.detections`` and the event."""
+TICK_EVERY = 1024
+"""Events read between two ticks of a source's watermark."""
+EARLIEST = datetime.min.replace(tzinfo=UTC)
+
+Keyed = tuple[datetime, int, int, int, Event | None]
+"""A kept match in merge order: (merge key, source number, sequence in the source, the rule's
+position in ``RuleSet.detections``, the event). A tick has position -1 and no event."""
+
+
+class Tally(Protocol):
+    """The counters a source's stream adds to (`engine.HuntStats`, `SourceOutcome`)."""
+
+    events: int
+    events_in_range: int
+    undecoded: int
+    matches: int
 
 
 @dataclass
@@ -56,14 +77,17 @@ class SourceOutcome:
 
     name: str
     events: int = 0
-    in_range: int = 0
+    events_in_range: int = 0
     undecoded: int = 0
     """EVTX records and JSON lines counted in ``events`` but never decoded: no loaded rule can
     match them (`readers.evtx.RecordSelection`, `readers.json.LineSkips`)."""
     matches: int = 0
-    found: list[Found] = field(default_factory=list)
+    found: list[Keyed] = field(default_factory=list)
+    """The kept matches and the ticks between them, as `SourceMatcher.stream` gives them."""
     spill: str | None = None
     problems: ProblemLog | None = None
+    complete: bool = True
+    """False when a stop was asked before the source was read to its end."""
 
 
 class SourceMatcher:
@@ -76,8 +100,11 @@ class SourceMatcher:
         since: datetime | None,
         until: datetime | None,
         spill_dir: str | None = None,
+        lateness: timedelta = timedelta(minutes=5),
     ) -> None:
         self.ruleset = ruleset
+        self.lateness = lateness
+        """How far behind the latest event read a source's later matches may be (the merge key)."""
         self.input_format = input_format
         self.since = since
         self.until = until
@@ -121,30 +148,62 @@ class SourceMatcher:
         since, until = self.since, self.until
         return not ((since is not None and moment < since) or (until is not None and moment > until))
 
-    def run(self, source: Source) -> SourceOutcome:
-        """Match every event of ``source``; keep the matches the parent needs."""
-        outcome = SourceOutcome(source.name)
-        problems = ProblemLog()
+    def stream(self, number: int, source: Source, tally: Tally, problems: ProblemLog) -> Iterator[Keyed]:
+        """The kept matches of ``source`` (number ``number``) as they are read, keyed for the merge,
+        with a tick every `TICK_EVERY` events; counts go to ``tally``, problems to ``problems``.
+
+        A match's key is the latest of its own time, the previous key and the latest event time
+        read so far less ``lateness``: it never decreases, and a source in time order keys each
+        match by its own time. A tick promises that the source's later keys are not smaller.
+        """
         events, selection = self.events(source, problems)
         match = self.ruleset.index.match
-        positions, kept, found = self.positions, self.kept, outcome.found
+        positions, kept, in_range = self.positions, self.kept, self.in_range
         timed = self.since is not None or self.until is not None
+        lateness = self.lateness
+        key, latest, sequence, countdown = EARLIEST, EARLIEST + lateness, 0, TICK_EVERY
         for event in events:
-            outcome.events += 1
-            if timed and not self.in_range(event):
+            tally.events += 1
+            moment = event.timestamp
+            if moment > latest:
+                latest = moment
+            countdown -= 1
+            if not countdown:
+                countdown = TICK_EVERY
+                key = max(key, latest - lateness)
+                sequence += 1
+                yield key, number, sequence, -1, None
+            if timed and not in_range(event):
                 continue
-            outcome.in_range += 1
+            tally.events_in_range += 1
             for rule in match(event):
-                outcome.matches += 1
+                tally.matches += 1
                 position = positions[id(rule)]
                 if position in kept:
+                    key = max(key, moment, latest - lateness)
+                    sequence += 1
                     event.forget_lowered()
-                    found.append((position, event))
+                    yield key, number, sequence, position, event
         if selection is not None:
-            outcome.events += selection.skipped
-            outcome.in_range += selection.skipped
-            outcome.undecoded += selection.skipped
-        if len(found) > SPILL_AT and self.spill_dir is not None:
+            tally.events += selection.skipped
+            tally.events_in_range += selection.skipped
+            tally.undecoded += selection.skipped
+
+    def run(
+        self, number: int, source: Source, should_stop: Callable[[], bool] = lambda: False
+    ) -> SourceOutcome:
+        """Match every event of ``source``; keep the matches the parent needs, and the ticks.
+
+        ``should_stop`` is asked at each tick: when it says so, the outcome holds what was read."""
+        outcome = SourceOutcome(source.name)
+        problems = ProblemLog()
+        found = outcome.found
+        for item in self.stream(number, source, outcome, problems):
+            found.append(item)
+            if item[4] is None and should_stop():
+                outcome.complete = False
+                break
+        if len(outcome.found) > SPILL_AT and self.spill_dir is not None:
             spill(outcome, self.spill_dir)
         if problems.counts:
             outcome.problems = problems
@@ -194,13 +253,13 @@ def spill(outcome: SourceOutcome, directory: str) -> None:
     outcome.found = []
 
 
-def read_spill(path: str) -> Iterator[Found]:
+def read_spill(path: str) -> Iterator[Keyed]:
     """The matches of a spill file, chunk by chunk; the file is removed when read."""
     try:
         with open(path, "rb") as stream:
             while True:
                 try:
-                    chunk: list[Found] = pickle.load(stream)
+                    chunk: list[Keyed] = pickle.load(stream)
                 except EOFError:
                     return
                 yield from chunk
@@ -208,17 +267,17 @@ def read_spill(path: str) -> Iterator[Found]:
         Path(path).unlink(missing_ok=True)
 
 
-def merged_matches(outcomes: Iterable[SourceOutcome], spill_dir: str | None = None) -> Iterator[Found]:
-    """The kept matches of all outcomes (each in its source's order) merged by timestamp.
+def merged_matches(outcomes: Iterable[SourceOutcome], spill_dir: str | None = None) -> Iterator[Keyed]:
+    """The kept matches of all outcomes (each sorted by `Keyed` order) merged.
 
     Outcomes are gathered in source order; whenever the matches held in memory pass
     `HOLD_LIMIT`, those gathered so far are merged into one sorted run on disk. The runs are
     merged at the end, each read back a chunk at a time: memory stays bounded by the limit and
-    the number of runs. Ties keep source order. Every ``jobs`` setting sees the same outcomes in
-    the same order, so the result never depends on it.
+    the number of runs. The order is the total order of `Keyed` items, so it never depends on
+    ``jobs`` nor on which runs were merged first.
     """
-    runs: list[Iterator[Found]] = []
-    pending: list[Iterator[Found]] = []
+    runs: list[Iterator[Keyed]] = []
+    pending: list[Iterator[Keyed]] = []
     held = 0
     for outcome in outcomes:
         if outcome.spill is not None:
@@ -228,14 +287,14 @@ def merged_matches(outcomes: Iterable[SourceOutcome], spill_dir: str | None = No
             pending.append(iter(outcome.found))
             held += len(outcome.found)
         if held > HOLD_LIMIT and spill_dir is not None:
-            runs.append(_run_to_disk(heapq.merge(*pending, key=_moment), spill_dir))
+            runs.append(_run_to_disk(heapq.merge(*pending), spill_dir))
             pending, held = [], 0
-    return heapq.merge(*runs, *pending, key=_moment)
+    return heapq.merge(*runs, *pending)
 
 
-def _run_to_disk(found: Iterator[Found], directory: str) -> Iterator[Found]:
+def _run_to_disk(found: Iterator[Keyed], directory: str) -> Iterator[Keyed]:
     with tempfile.NamedTemporaryFile("wb", dir=directory, suffix=".run", delete=False) as out:
-        chunk: list[Found] = []
+        chunk: list[Keyed] = []
         for item in found:
             chunk.append(item)
             if len(chunk) >= SPILL_CHUNK:
@@ -244,10 +303,6 @@ def _run_to_disk(found: Iterator[Found], directory: str) -> Iterator[Found]:
         if chunk:
             pickle.dump(chunk, out, protocol=pickle.HIGHEST_PROTOCOL)
     return read_spill(out.name)
-
-
-def _moment(found: Found) -> datetime:
-    return found[1].timestamp
 
 
 _WORKER: tuple[SourceMatcher, Sequence[Source]] | None = None
@@ -262,12 +317,18 @@ def _work(numbers: range) -> list[SourceOutcome]:
     outcomes: list[SourceOutcome] = []
     held = 0
     for number in numbers:
-        outcome = matcher.run(sources[number])
+        outcome = matcher.run(number, sources[number])
         held += len(outcome.found)
         if held > HOLD_LIMIT and outcome.found and matcher.spill_dir is not None:
             spill(outcome, matcher.spill_dir)
         outcomes.append(outcome)
     return outcomes
+
+
+def _worker_signals() -> None:
+    """Workers leave Ctrl-C to the parent (which stops the hunt and ends them) and die on SIGTERM."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
 
 
 def batches(count: int, jobs: int) -> Iterator[range]:
@@ -281,24 +342,37 @@ def batches(count: int, jobs: int) -> Iterator[range]:
         start += size
 
 
-def run_sources(matcher: SourceMatcher, sources: Sequence[Source], jobs: int) -> Iterator[SourceOutcome]:
+def run_sources(
+    matcher: SourceMatcher, sources: Sequence[Source], jobs: int,
+    should_stop: Callable[[], bool] = lambda: False,
+) -> Iterator[SourceOutcome]:
     """The outcome of every source, in source order; ``jobs`` > 1 matches in worker processes.
 
     Workers are forked (they share the loaded rules and the source list) and take the sources
     in `batches`; where ``fork`` is not available the sources are matched here, one after the
-    other, with the same results.
+    other, with the same results. Once ``should_stop()`` says so, no further outcome comes (the
+    workers are ended; a source matched here stops at its next tick, its outcome incomplete).
     """
     global _WORKER
     if jobs <= 1 or len(sources) <= 1 or "fork" not in multiprocessing.get_all_start_methods():
-        for source in sources:
-            yield matcher.run(source)
+        for number, source in enumerate(sources):
+            if should_stop():
+                return
+            yield matcher.run(number, source, should_stop)
         return
     _WORKER = (matcher, sources)
     gc.freeze()  # the loaded rules stay shared with the workers: no collector pass touches them
     try:
         context = multiprocessing.get_context("fork")
-        with context.Pool(jobs) as pool:
-            for outcomes in pool.imap(_work, batches(len(sources), jobs)):
+        with context.Pool(jobs, initializer=_worker_signals) as pool:
+            results = pool.imap(_work, batches(len(sources), jobs))
+            while not should_stop():
+                try:
+                    outcomes = results.next(timeout=STOP_POLL)
+                except multiprocessing.TimeoutError:
+                    continue
+                except StopIteration:
+                    return
                 yield from outcomes
     finally:
         gc.unfreeze()

@@ -91,16 +91,17 @@ def _compare(rules: list[Path], paths: list[Path]) -> tuple[int, int, set[int | 
     skipped = matched = 0
     lines: set[int | None] = set()
     for source in _json_sources(paths):
-        fast, slow = gated.run(source), plain.run(source)  # type: ignore[arg-type]
+        fast, slow = gated.run(0, source), plain.run(0, source)  # type: ignore[arg-type]
         assert fast.events == slow.events, source.name  # type: ignore[attr-defined]
-        assert fast.in_range == slow.in_range, source.name  # type: ignore[attr-defined]
+        assert fast.events_in_range == slow.events_in_range, source.name  # type: ignore[attr-defined]
         assert fast.matches == slow.matches, source.name  # type: ignore[attr-defined]
-        assert [(n, e.origin, e.timestamp) for n, e in fast.found] == [
-            (n, e.origin, e.timestamp) for n, e in slow.found
+        assert [(n, e.origin, e.timestamp) for *_, n, e in fast.found if e is not None] == [
+            (n, e.origin, e.timestamp) for *_, n, e in slow.found if e is not None
         ], source.name  # type: ignore[attr-defined]
         skipped += fast.undecoded
         matched += slow.matches
-        lines.update(event.origin.record for _, event in slow.found)  # type: ignore[attr-defined]
+        lines.update(event.origin.record  # type: ignore[attr-defined]
+                     for *_, event in slow.found if event is not None)
     return skipped, matched, lines
 
 
@@ -237,8 +238,8 @@ def test_the_gate_is_off_with_a_time_range_and_for_other_formats(escape_case: tu
     assert SourceMatcher(ruleset, None, since, None).line_gate is None
     assert SourceMatcher(ruleset, None, None, since).line_gate is None
     source = next(iter(iter_sources([log], ProblemLog())))
-    explicit = SourceMatcher(ruleset, "json", None, None).run(source)
-    sniffed = SourceMatcher(ruleset, None, None, None).run(source)
+    explicit = SourceMatcher(ruleset, "json", None, None).run(0, source)
+    sniffed = SourceMatcher(ruleset, None, None, None).run(0, source)
     assert explicit.undecoded == sniffed.undecoded > 0 and explicit.events == sniffed.events
     _, skips = SourceMatcher(ruleset, "eslogger", None, None).events(source, ProblemLog())
     assert skips is None

@@ -53,7 +53,7 @@ def test_an_evtx_hunt_opens_listed_files_only_in_the_parser(
     hunt = Hunt()
     matcher = SourceMatcher(hunt.ruleset, None, None, None)
     listed = list(iter_sources([folder / "a.evtx"], ProblemLog()))
-    expected = matcher.run(listed[0])
+    expected = matcher.run(0, listed[0])
     opened: list[Path] = []
     real_open = archive._open_file
 
@@ -63,7 +63,7 @@ def test_an_evtx_hunt_opens_listed_files_only_in_the_parser(
 
     monkeypatch.setattr(archive, "_open_file", counting_open)
     again = list(iter_sources([folder / "a.evtx"], ProblemLog()))
-    outcome = matcher.run(again[0])
+    outcome = matcher.run(0, again[0])
     assert opened == []
     assert expected.events > 0 and outcome.events == expected.events
     assert outcome.matches == expected.matches
@@ -72,7 +72,7 @@ def test_an_evtx_hunt_opens_listed_files_only_in_the_parser(
 def test_files_that_are_not_evtx_are_still_read_by_their_format(folder: Path) -> None:
     hunt = Hunt()
     matcher = SourceMatcher(hunt.ruleset, None, None, None)
-    outcomes = {Path(s.name).name: matcher.run(s) for s in iter_sources([folder], ProblemLog())}
+    outcomes = {Path(s.name).name: matcher.run(0, s) for s in iter_sources([folder], ProblemLog())}
     assert outcomes["b.jsonl"].events == 1
     assert outcomes["d.evtx.gz"].events == outcomes["a.evtx"].events > 0
     assert outcomes["e.evtx"].events == 0 and outcomes["e.evtx"].problems is None

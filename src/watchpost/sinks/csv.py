@@ -11,11 +11,13 @@ than tab, CR and LF and the Unicode bidirectional overrides are written visibly 
 from __future__ import annotations
 
 import csv
+from collections.abc import Callable
 from datetime import UTC, tzinfo
 from typing import IO, Any
 
 from watchpost.alerts import Alert
 from watchpost.sinks.display_time import format_iso_time
+from watchpost.sinks.run_info import RunInfo
 from watchpost.sinks.terminal_text import visible_text
 
 # The columns, in order. New columns may be added at the end; none is renamed or removed.
@@ -77,8 +79,10 @@ def alert_row(alert: Alert, tz: tzinfo = UTC) -> dict[str, Any]:
 class CsvSink:
     """Writes the header at once and one row per alert as alerts come (streaming)."""
 
-    def __init__(self, stream: IO[str], tz: tzinfo = UTC) -> None:
+    def __init__(self, stream: IO[str], tz: tzinfo = UTC,
+                 run_info: Callable[[], RunInfo] | None = None) -> None:
         self._stream = stream
+        self._run_info = run_info or RunInfo
         self._tz = tz
         self._writer = csv.writer(stream, quoting=csv.QUOTE_MINIMAL, lineterminator="\r\n")
         self._writer.writerow(CSV_COLUMNS)
@@ -88,5 +92,9 @@ class CsvSink:
         self._writer.writerow([neutralise_cell(row[column]) for column in CSV_COLUMNS])
 
     def close(self) -> None:
+        """A run that stopped early ends with a row saying so (``# INCOMPLETE RUN …``)."""
+        partial = self._run_info().partial_note()
+        if partial:
+            self._writer.writerow([neutralise_cell("# " + partial)] + [""] * (len(CSV_COLUMNS) - 1))
         self._stream.flush()
 

@@ -21,15 +21,15 @@ def make_sink(output_format: str, stream: IO[Any], tz: tzinfo = UTC,
     if output_format == "jsonl":
         from watchpost.sinks.jsonl import JsonlSink
 
-        return JsonlSink(stream)
+        return JsonlSink(stream, run_info)
     if output_format == "json":
         from watchpost.sinks.jsonl import JsonSink
 
-        return JsonSink(stream)
+        return JsonSink(stream, run_info)
     if output_format == "csv":
         from watchpost.sinks.csv import CsvSink
 
-        return CsvSink(stream, tz)
+        return CsvSink(stream, tz, run_info)
     if output_format == "html":
         from watchpost.sinks.html import HtmlSink
 
@@ -45,5 +45,5 @@ def make_sink(output_format: str, stream: IO[Any], tz: tzinfo = UTC,
     if output_format == "table":
         from watchpost.sinks.table import TableSink
 
-        return TableSink(stream, tz=tz)
+        return TableSink(stream, tz=tz, run_info=run_info)
     raise ValueError(f"unknown output format {output_format!r}; known: {', '.join(OUTPUT_FORMATS)}")

@@ -47,12 +47,22 @@ class SarifSink:
             "runs": [{
                 "tool": {"driver": {"name": "watchpost", "version": info.version or "0",
                                     "rules": list(self._rules.values())}},
-                "invocations": [{"executionSuccessful": True}],
+                "invocations": [invocation(info)],
                 "results": self._results,
             }],
         }
         self._stream.write(orjson.dumps(log, default=str, option=orjson.OPT_INDENT_2) + b"\n")
         self._stream.flush()
+
+
+def invocation(info: RunInfo) -> dict[str, Any]:
+    """The run's invocation: unsuccessful, with a notification saying why, when it stopped early."""
+    described: dict[str, Any] = {"executionSuccessful": info.complete,
+                                 "properties": {"watchpost": info.to_dict()}}
+    partial = info.partial_note()
+    if partial:
+        described["toolExecutionNotifications"] = [{"level": "error", "message": {"text": partial}}]
+    return described
 
 
 def reporting_descriptor(alert: Alert) -> dict[str, Any]:

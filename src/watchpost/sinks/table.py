@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 from collections import defaultdict
+from collections.abc import Callable
 from datetime import UTC, tzinfo
 from typing import IO
 
@@ -13,6 +14,7 @@ from rich.text import Text
 
 from watchpost.alerts import Alert
 from watchpost.sinks.display_time import format_display_time
+from watchpost.sinks.run_info import RunInfo
 from watchpost.sinks.terminal_text import sanitise_terminal
 
 LEVEL_STYLES = {
@@ -36,12 +38,15 @@ class TableSink:
     ``[bold]`` or ``:smile:`` in a log is printed as it is.
     """
 
-    def __init__(self, stream: IO[str], tz: tzinfo = UTC, width: int | None = None) -> None:
+    def __init__(self, stream: IO[str], tz: tzinfo = UTC, width: int | None = None,
+                 run_info: Callable[[], RunInfo] | None = None) -> None:
         if width is None and not _is_terminal(stream):
             width = columns_setting() or FILE_WIDTH
         self._console = Console(file=stream, width=width, highlight=False, markup=False, emoji=False)
+        self._console.on_broken_pipe = _broken_pipe  # type: ignore[method-assign]
         self._tz = tz
         self._alerts: list[Alert] = []
+        self._run_info = run_info or RunInfo
 
     def write(self, alert: Alert) -> None:
         self._alerts.append(alert)
@@ -53,8 +58,11 @@ class TableSink:
         for host in sorted(by_host):
             alerts = sorted(by_host[host], key=lambda a: a.timestamp)
             self._console.print(self._host_table(host, alerts))
+        partial = self._run_info().partial_note()
         if not self._alerts:
-            self._console.print("No alerts.")
+            self._console.print("No alerts found before the run stopped." if partial else "No alerts.")
+        if partial:
+            self._console.print(Text(partial, style="bold red"))
 
     def _host_table(self, host: str, alerts: list[Alert]) -> Table:
         count = f"{len(alerts)} alert" + ("s" if len(alerts) != 1 else "")
@@ -76,6 +84,11 @@ class TableSink:
 
 
 SHOWN = ("user", "process", "process_id", "command_line", "parent", "parent_id", "event_name", "source_ip")
+
+
+def _broken_pipe() -> None:
+    """rich exits with status 1 when its reader goes away; the CLI's contract is 141, as Unix tools."""
+    raise BrokenPipeError("standard output was closed")
 
 
 def describe_alert(alert: Alert) -> list[str]:
