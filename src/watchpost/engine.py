@@ -140,7 +140,9 @@ class Hunt:
         ruleset, skipped = self.ruleset, self.ruleset.problems
         runnable = len(ruleset.detections) + len(ruleset.correlations)
         if runnable == 0:
-            raise NoRunnableRules(f"no rule can run ({len(skipped)} could not be loaded)", skipped)
+            files = ruleset.report.files
+            found = f"{files} rule file{'s' if files != 1 else ''} read" if files else "no rule file found"
+            raise NoRunnableRules(f"no rule can run ({found}, {len(skipped)} could not be loaded)", skipped)
         if self.options.strict and skipped:
             raise NoRunnableRules(f"{len(skipped)} rules cannot run (strict)", skipped)
 
