@@ -255,7 +255,8 @@ def compile_detection(rule: Any, path: Path, problems: list[RuleProblem]) -> Com
         except MemoryError:
             raise
         except Exception as error:  # a hostile rule (RecursionError, OverflowError...) costs only itself
-            problems.append(RuleProblem(str(path), meta.title, f"cannot compile: {type(error).__name__}: {error}"))
+            reason = f"cannot compile: {type(error).__name__}: {error}"
+            problems.append(RuleProblem(str(path), meta.title, reason))
             return None
         compiled.append(CompiledVariant(variant.label, variant.gate, matcher))
     return CompiledRule(meta, tuple(compiled))

@@ -115,7 +115,9 @@ def load_rules(
     return loaded
 
 
-def parse_file(path: Path, translators: Sequence[Translator], problems: list[RuleProblem]) -> list[ParsedDocument]:
+def parse_file(
+    path: Path, translators: Sequence[Translator], problems: list[RuleProblem]
+) -> list[ParsedDocument]:
     """The parsed documents of one file; an unexpected failure costs this file only, reported."""
     parsed: list[ParsedDocument] = []
     try:

@@ -76,9 +76,10 @@ class BoundedRuleLoader(SigmaYAMLLoader):
             return None
 
 
-BoundedRuleLoader.add_constructor("tag:yaml.org,2002:int", BoundedRuleLoader.construct_bounded_int)
-BoundedRuleLoader.add_constructor("tag:yaml.org,2002:timestamp", BoundedRuleLoader.construct_checked_timestamp)
-BoundedRuleLoader.add_constructor("tag:yaml.org,2002:float", BoundedRuleLoader.construct_checked_float)
+for _tag, _construct in (("int", BoundedRuleLoader.construct_bounded_int),
+                        ("timestamp", BoundedRuleLoader.construct_checked_timestamp),
+                        ("float", BoundedRuleLoader.construct_checked_float)):
+    BoundedRuleLoader.add_constructor(f"tag:yaml.org,2002:{_tag}", _construct)
 
 
 class RuleFileTooLarge(Exception):
