@@ -3,10 +3,12 @@ every display zone, and correlations over them fire instead of crashing.
 
 The files in tests/fixtures/extreme_times hold three Sysmon process starts (netstat, whoami,
 ipconfig from one logon: the bundled pack's burst correlation fires on them) dated year 1,
-9999-12-31T23:59:59.99999x, epoch 0 and far-future epoch numbers (1e20 ns is year 5138; 1e30 is
-beyond any year and is reported, its event kept at 1970-01-01). Before, year 1 crashed the burst
-correlation (OverflowError, hunt and API), 9999-12-31 left the HTML report empty even in UTC, and
-table and CSV crashed in a zone the time could not be shown in.
+9999-12-31T23:59:59.99999x, epoch 0, far-future epoch numbers (1e20 ns is year 5138; 1e30 is
+beyond any year and is reported, its event kept at 1970-01-01), and year 1 at +14:00 or 9999-12-31
+at -12:00 (outside the years in UTC: clamped at read time). Before, year 1 crashed the burst
+correlation (OverflowError, hunt and API), 9999-12-31 left the HTML report empty even in UTC,
+table and CSV crashed in a zone the time could not be shown in, and an offset past year 1 or 9999
+lost the whole file (OverflowError out of the reader).
 """
 
 from __future__ import annotations
@@ -34,6 +36,8 @@ FIRST_EVENT = {  # the UTC date of each file's first event, and whether the burs
     "year_9999.jsonl": (date(9999, 12, 31), True),
     "epoch_0.jsonl": (date(1970, 1, 1), True),
     "far_epoch.jsonl": (date(5138, 11, 16), False),  # its third event is reported and kept at 1970
+    "year_1_offset.jsonl": (date(1, 1, 1), True),  # +14:00: before year 1 in UTC, clamped to its start
+    "year_9999_offset.jsonl": (date(9999, 12, 31), True),  # -12:00: clamped to the end of 9999
 }
 
 
@@ -77,7 +81,7 @@ def test_every_format_survives_extreme_times_in_every_zone(name: str, output_for
         assert "line 3" in result.stderr and "unparsable time" in result.stderr  # reported, not dropped
 
 
-@pytest.mark.parametrize("name", ["year_1.jsonl", "year_9999.jsonl"])
+@pytest.mark.parametrize("name", ["year_1.jsonl", "year_9999.jsonl", "year_1_offset.jsonl"])
 def test_the_api_correlates_events_at_the_edges_of_time(name: str) -> None:
     alerts = list(hunt([EXTREMES / name]))
     burst = [alert for alert in alerts if alert.rule.title == BURST]
