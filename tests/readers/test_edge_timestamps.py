@@ -10,7 +10,13 @@ import pytest
 from watchpost.events import Origin
 from watchpost.problems import ProblemLog
 from watchpost.readers.record_times import parse_time, record_time
-from watchpost.readers.timestamp import FIRST_MOMENT, LAST_MOMENT, parse_any_timestamp, parse_timestamp, to_utc
+from watchpost.readers.timestamp import (
+    FIRST_MOMENT,
+    LAST_MOMENT,
+    parse_any_timestamp,
+    parse_timestamp,
+    to_utc,
+)
 
 EDGES = [
     ("0001-01-01T00:00:00+14:00", FIRST_MOMENT),

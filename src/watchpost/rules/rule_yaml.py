@@ -104,7 +104,7 @@ def read_rule_yaml(stream: IO[str]) -> Iterator[YamlDocument]:
     loader = BoundedRuleLoader(stream)
     try:
         number = 0
-        while loader.check_data():
+        while loader.check_data():  # type: ignore[no-untyped-call]
             number += 1
             content = loader.get_data()
             refusal = "; ".join(loader.refusals) if loader.refusals else None
