@@ -292,17 +292,11 @@ def build_ruleset(
     from watchpost.correlation import base_rule_ids, compile_correlations, suppressed_rule_ids
     from watchpost.rules.loader import load_rules
     from watchpost.rules.meta import describe_rule
-    from watchpost.rules.placeholders import (
-        load_placeholders,
-        mark_undefined_placeholders,
-        resolve_placeholders,
-    )
+    from watchpost.rules.placeholders import mark_undefined_placeholders, resolve_placeholders
 
     loaded = load_rules(paths, translators=default_translators(), progress=progress)
     report = loaded.report()
-    values: dict[str, list[str]] | None = None
-    if placeholders is not None:
-        values = load_placeholders(placeholders)
+    values = None if placeholders is None else placeholder_values(placeholders, report)
     detections: list[CompiledRule] = []
     for done, item in enumerate(loaded.rules):
         if progress is not None:
@@ -335,3 +329,15 @@ def build_ruleset(
         report=report,
         index=RuleIndex(detections),
     )
+
+
+def placeholder_values(path: Path, report: LoadReport) -> dict[str, list[str]] | None:
+    """The values of the placeholder file ``path``; None, with a problem, when it cannot be used
+    (the placeholders then read as empty lists, each rule using one noted)."""
+    from watchpost.rules.placeholders import PlaceholderFileError, load_placeholders
+
+    try:
+        return load_placeholders(path)
+    except PlaceholderFileError as error:
+        report.problems.append(RuleProblem(str(path), None, str(error).removeprefix(f"{path}: ")))
+        return None

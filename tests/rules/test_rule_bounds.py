@@ -119,3 +119,13 @@ def test_progress_counts_files_then_rules(tmp_path: Path) -> None:
     assert [entry for entry in seen if entry[0] == READING] == [(READING, n, 4) for n in range(1, 5)]
     assert [entry for entry in seen if entry[0] == COMPILING] == [(COMPILING, n, 3) for n in range(4)]
     assert seen.index((READING, 4, 4)) < seen.index((COMPILING, 0, 3))
+
+
+def test_an_unusable_placeholder_file_is_a_problem_and_the_rules_still_load(tmp_path: Path) -> None:
+    (tmp_path / "good.yml").write_text(GOOD)
+    values = tmp_path / "placeholders.yml"
+    values.write_text("admins: " + "1" * 4301 + "\n")  # PyYAML raised ValueError: a traceback
+    ruleset = build_ruleset([tmp_path / "good.yml"], placeholders=values)
+    assert [rule.meta.title for rule in ruleset.detections] == ["Good Rule"]
+    (problem,) = ruleset.problems
+    assert problem.path == str(values) and "cannot read placeholder file" in problem.reason
