@@ -16,7 +16,14 @@ from watchpost.events import Event, LogsourceHint
 from watchpost.matching.literal_prefilter import FieldScans, LiteralPrefilter
 from watchpost.matching.model import CompiledRule, CompiledVariant, CompileError
 from watchpost.matching.nodes import literal_selectivity
-from watchpost.rules.model import COMPILING, LoadProgress, LoadReport, RuleMeta, RuleProblem
+from watchpost.rules.model import (
+    COMPILING,
+    LoadProgress,
+    LoadReport,
+    RuleMeta,
+    RuleProblem,
+    failure_reason,
+)
 
 if TYPE_CHECKING:  # pySigma: only loading rules needs it, never a cached start
     from watchpost.correlation.spec import CorrelationSpec
@@ -255,7 +262,7 @@ def compile_detection(rule: Any, path: Path, problems: list[RuleProblem]) -> Com
         except MemoryError:
             raise
         except Exception as error:  # a hostile rule (RecursionError, OverflowError...) costs only itself
-            reason = f"cannot compile: {type(error).__name__}: {error}"
+            reason = f"cannot compile: {failure_reason(error)}"
             problems.append(RuleProblem(str(path), meta.title, reason))
             return None
         compiled.append(CompiledVariant(variant.label, variant.gate, matcher))

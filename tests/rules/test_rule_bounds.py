@@ -129,3 +129,15 @@ def test_an_unusable_placeholder_file_is_a_problem_and_the_rules_still_load(tmp_
     assert [rule.meta.title for rule in ruleset.detections] == ["Good Rule"]
     (problem,) = ruleset.problems
     assert problem.path == str(values) and "cannot read placeholder file" in problem.reason
+
+
+def test_deeply_nested_yaml_or_conditions_cost_their_file_or_rule_only(tmp_path: Path) -> None:
+    (tmp_path / "good.yml").write_text(GOOD)
+    (tmp_path / "deep_yaml.yml").write_text(rule("Deep Yaml", "Image: " + "[" * 5000 + "]" * 5000))
+    (tmp_path / "deep_condition.yml").write_text(
+        rule("Deep Condition").replace("condition: selection", "condition: " + "not " * 3000 + "selection"))
+    loaded = load_rules([tmp_path])
+    assert [item.rule.title for item in loaded.rules] == ["Good Rule"]
+    reasons = {Path(problem.path).name: problem.reason for problem in loaded.problems}
+    assert set(reasons) == {"deep_yaml.yml", "deep_condition.yml"}
+    assert all("nested too deeply" in reason for reason in reasons.values()), reasons

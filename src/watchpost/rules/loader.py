@@ -40,7 +40,7 @@ from watchpost.rules.documents import (
     read_documents,
     sigma_message,
 )
-from watchpost.rules.model import READING, LoadProgress, LoadReport, RuleProblem
+from watchpost.rules.model import READING, LoadProgress, LoadReport, RuleProblem, failure_reason
 from watchpost.rules.modifiers import register_modifier_aliases
 from watchpost.rules.regex_policy import quiet_regex_checks
 
@@ -128,7 +128,7 @@ def parse_file(
     except MemoryError:
         raise
     except Exception as error:  # a hostile rule file (RecursionError, ValueError...) costs only itself
-        reason = f"cannot load: {type(error).__name__}: {sigma_message(error)}"
+        reason = f"cannot load: {failure_reason(error)}"
         problems.append(RuleProblem(str(path), None, reason))
     return parsed
 
@@ -151,7 +151,7 @@ def parse_document(document: RuleDocument, problems: list[RuleProblem]) -> Parse
     except SigmaError as error:
         reasons = [sigma_message(error)]
     except Exception as error:  # pySigma raising on odd input must not stop the other rules
-        reasons = [f"{type(error).__name__}: {error}"]
+        reasons = [failure_reason(error)]
     if reasons:
         reason = "invalid rule: " + "; ".join(dict.fromkeys(reasons))
         if document.number > 1:

@@ -89,3 +89,11 @@ COMPILING = "compiling rules"
 LoadProgress = Callable[[str, int, int], None]
 """Told ``(stage, done, total)`` while a rule set loads: `READING` counts files, then
 `COMPILING` counts rules (see `watchpost.ruleset.load_ruleset`)."""
+
+
+def failure_reason(error: BaseException) -> str:
+    """Why reading or compiling a rule failed unexpectedly, in one line for a rule problem."""
+    if isinstance(error, RecursionError):
+        return "nested too deeply to read (RecursionError)"
+    message = " ".join(str(error).split())
+    return f"{type(error).__name__}: {message}" if message else type(error).__name__
