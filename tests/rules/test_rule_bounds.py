@@ -141,3 +141,15 @@ def test_deeply_nested_yaml_or_conditions_cost_their_file_or_rule_only(tmp_path:
     reasons = {Path(problem.path).name: problem.reason for problem in loaded.problems}
     assert set(reasons) == {"deep_yaml.yml", "deep_condition.yml"}
     assert all("nested too deeply" in reason for reason in reasons.values()), reasons
+
+
+def test_a_rule_file_over_8_mib_is_refused_before_it_is_read(tmp_path: Path) -> None:
+    big = tmp_path / "fifty_megabytes.yml"
+    with big.open("wb") as stream:  # sparse: its size without writing it (a 50 MB file took 150 s)
+        stream.truncate(50 * 1024 * 1024)
+    (tmp_path / "good.yml").write_text(GOOD)
+    loaded = load_rules([tmp_path])
+    assert [item.rule.title for item in loaded.rules] == ["Good Rule"]
+    (problem,) = loaded.problems
+    assert problem.path == str(big)
+    assert problem.reason.startswith("file of 50.0 MiB is larger than the 8 MiB a rule file may hold")

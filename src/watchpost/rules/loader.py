@@ -18,6 +18,10 @@ Decisions:
   and skipped, and so is a correlation that refers to such a correlation. The rest are resolved
   with ``SigmaCollection.resolve_rule_references()``; rules only a correlation uses
   (``generate: false``) are marked ``output=False``.
+- Rule files are bounded before pySigma sees them (`watchpost.rules.rule_yaml`: file size,
+  integer length, dates that cannot be); a file or document that makes PyYAML or pySigma fail
+  in any other way (RecursionError on deep nesting...) is reported with the reason and costs
+  only itself. pySigma's regex check runs on RE2 with its logging off (`regex_policy`).
 """
 
 from __future__ import annotations
