@@ -13,6 +13,8 @@ from contextlib import AbstractContextManager, nullcontext
 from types import TracebackType
 from typing import IO, TYPE_CHECKING, Any, Protocol
 
+from watchpost.rules.model import COMPILING
+
 if TYPE_CHECKING:  # rich takes ~0.1-0.25 s to import: only a hunt that shows the line loads it
     from rich.console import Console
     from rich.text import Text
@@ -88,3 +90,55 @@ def hunt_progress(stats: Counters, err: IO[str], *, quiet: bool,
     from rich.console import Console
 
     return HuntProgress(stats, Console(file=err, highlight=False, markup=False, emoji=False))
+
+
+RULE_PROGRESS_DELAY = 0.3
+"""Seconds a rule set loads before the count is shown (a small pack loads sooner: no flicker)."""
+RULE_PROGRESS_INTERVAL = 0.1
+"""Least seconds between two redraws of the count."""
+_ERASE_LINE = "\r\x1b[2K"
+
+
+class RuleLoadProgress:
+    """``reading rule files N/M``, then ``compiling rules N/M``, on one terminal line.
+
+    Called by the rule loader (a `watchpost.rules.model.LoadProgress`: stage, done, total) as it
+    reads each file and compiles each rule; redrawn at most every `RULE_PROGRESS_INTERVAL`
+    seconds once loading has taken `RULE_PROGRESS_DELAY`, and erased when the last rule is
+    compiled (or by `close`), before anything else is written.
+    """
+
+    def __init__(self, err: IO[str], clock: Any = time.monotonic) -> None:
+        self._err = err
+        self._clock = clock
+        self._started = clock()
+        self._drawn_at: float | None = None
+
+    def __call__(self, stage: str, done: int, total: int) -> None:
+        finished = stage == COMPILING and done >= total
+        if finished:
+            self.close()
+            return
+        now = self._clock()
+        if now - self._started < RULE_PROGRESS_DELAY:
+            return
+        if self._drawn_at is not None and now - self._drawn_at < RULE_PROGRESS_INTERVAL and done < total:
+            return
+        self._err.write(f"{_ERASE_LINE}{stage} {done:,}/{total:,}")
+        self._err.flush()
+        self._drawn_at = now
+
+    def close(self) -> None:
+        """Erase the line if it was drawn (safe to call more than once)."""
+        if self._drawn_at is not None:
+            self._err.write(_ERASE_LINE)
+            self._err.flush()
+            self._drawn_at = None
+
+
+def rule_load_progress(err: IO[str], *, quiet: bool) -> RuleLoadProgress | None:
+    """The ``progress`` to give `watchpost.ruleset.load_ruleset`: a `RuleLoadProgress` on a
+    terminal ``err``, None when ``err`` is not a terminal or with ``--quiet``."""
+    if quiet or not is_terminal(err):
+        return None
+    return RuleLoadProgress(err)

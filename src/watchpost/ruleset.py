@@ -16,7 +16,14 @@ from watchpost.events import Event, LogsourceHint
 from watchpost.matching.literal_prefilter import FieldScans, LiteralPrefilter
 from watchpost.matching.model import CompiledRule, CompiledVariant, CompileError
 from watchpost.matching.nodes import literal_selectivity
-from watchpost.rules.model import LoadReport, RuleMeta, RuleProblem
+from watchpost.rules.model import (
+    COMPILING,
+    LoadProgress,
+    LoadReport,
+    RuleMeta,
+    RuleProblem,
+    failure_reason,
+)
 
 if TYPE_CHECKING:  # pySigma: only loading rules needs it, never a cached start
     from watchpost.correlation.spec import CorrelationSpec
@@ -252,6 +259,12 @@ def compile_detection(rule: Any, path: Path, problems: list[RuleProblem]) -> Com
         except CompileError as error:
             problems.append(RuleProblem(str(path), meta.title, str(error)))
             return None
+        except MemoryError:
+            raise
+        except Exception as error:  # a hostile rule (RecursionError, OverflowError...) costs only itself
+            reason = f"cannot compile: {failure_reason(error)}"
+            problems.append(RuleProblem(str(path), meta.title, reason))
+            return None
         compiled.append(CompiledVariant(variant.label, variant.gate, matcher))
     return CompiledRule(meta, tuple(compiled))
 
@@ -264,35 +277,37 @@ def default_translators() -> list[Translator]:
     return [translate_seed_document, split_range_condition]
 
 
-def load_ruleset(paths: Sequence[Path], placeholders: Path | None = None) -> RuleSet:
+def load_ruleset(
+    paths: Sequence[Path], placeholders: Path | None = None, progress: LoadProgress | None = None
+) -> RuleSet:
     """Load, resolve, compile and index the rules under ``paths``; problems are kept, not raised.
 
     A rule set that took a while to build is cached on disk (`watchpost.rule_cache`): a repeat
-    run over unchanged rule files unpickles it instead.
+    run over unchanged rule files unpickles it instead. ``progress`` (`LoadProgress`) is told the
+    files read, then the rules compiled, as the set is built (not called on a cached start);
+    `watchpost.progress.rule_load_progress` shows it on a terminal.
     """
     from watchpost.rule_cache import cached
 
-    return cached(list(paths), placeholders, RuleSet, lambda: build_ruleset(paths, placeholders))
+    return cached(list(paths), placeholders, RuleSet, lambda: build_ruleset(paths, placeholders, progress))
 
 
-def build_ruleset(paths: Sequence[Path], placeholders: Path | None = None) -> RuleSet:
+def build_ruleset(
+    paths: Sequence[Path], placeholders: Path | None = None, progress: LoadProgress | None = None
+) -> RuleSet:
     """`load_ruleset` without the cache."""
     from watchpost.correlation import base_rule_ids, compile_correlations, suppressed_rule_ids
     from watchpost.rules.loader import load_rules
     from watchpost.rules.meta import describe_rule
-    from watchpost.rules.placeholders import (
-        load_placeholders,
-        mark_undefined_placeholders,
-        resolve_placeholders,
-    )
+    from watchpost.rules.placeholders import mark_undefined_placeholders, resolve_placeholders
 
-    loaded = load_rules(paths, translators=default_translators())
+    loaded = load_rules(paths, translators=default_translators(), progress=progress)
     report = loaded.report()
-    values: dict[str, list[str]] | None = None
-    if placeholders is not None:
-        values = load_placeholders(placeholders)
+    values = None if placeholders is None else placeholder_values(placeholders, report)
     detections: list[CompiledRule] = []
-    for item in loaded.rules:
+    for done, item in enumerate(loaded.rules):
+        if progress is not None:
+            progress(COMPILING, done, len(loaded.rules))
         rule = item.rule if values is None else resolve_placeholders(item.rule, values)
         undefined = mark_undefined_placeholders(rule)
         if undefined:
@@ -302,11 +317,16 @@ def build_ruleset(paths: Sequence[Path], placeholders: Path | None = None) -> Ru
         compiled = compile_detection(rule, item.path, report.problems)
         if compiled is not None:
             detections.append(compiled)
+    if progress is not None:
+        progress(COMPILING, len(loaded.rules), len(loaded.rules))
     metas = [rule.meta for rule in detections]
     specs, problems = compile_correlations([(c.rule, c.path) for c in loaded.correlations], metas)
     report.problems.extend(problems)
     report.rules = len(detections) + len(specs)
-    not_output = {describe_rule(i.rule, i.path).id for i in loaded.rules if not i.output}
+    # Rules only correlations use stay hidden only while one of those correlations runs: a refused
+    # correlation (a timespan out of bounds...) must not take its base rules' alerts with it.
+    referenced = {rule_id for spec in specs for rule_id in spec.rules}
+    not_output = {describe_rule(i.rule, i.path).id for i in loaded.rules if not i.output} & referenced
     hidden = suppressed_rule_ids(metas, specs) | not_output
     return RuleSet(
         detections=detections,
@@ -316,3 +336,15 @@ def build_ruleset(paths: Sequence[Path], placeholders: Path | None = None) -> Ru
         report=report,
         index=RuleIndex(detections),
     )
+
+
+def placeholder_values(path: Path, report: LoadReport) -> dict[str, list[str]] | None:
+    """The values of the placeholder file ``path``; None, with a problem, when it cannot be used
+    (the placeholders then read as empty lists, each rule using one noted)."""
+    from watchpost.rules.placeholders import PlaceholderFileError, load_placeholders
+
+    try:
+        return load_placeholders(path)
+    except PlaceholderFileError as error:
+        report.problems.append(RuleProblem(str(path), None, str(error).removeprefix(f"{path}: ")))
+        return None

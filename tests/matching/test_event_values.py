@@ -74,6 +74,9 @@ def test_number_of(value: object, number: float | None) -> None:
         ("", None),
         (None, None),
         (True, None),
+        (10**400, None),  # past float's range: OverflowError before (issue 19)
+        (-62135596800, datetime(1, 1, 1, tzinfo=UTC)),
+        (10**30, None),
     ],
 )
 def test_datetime_of(value: object, expected: datetime | None) -> None:

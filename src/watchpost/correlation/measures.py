@@ -60,12 +60,24 @@ def measure(spec: CorrelationSpec, entries: Sequence[Entry]) -> float | None:
     if not numbers:
         return None
     if kind == VALUE_SUM:
-        return math.fsum(numbers)
+        return total(numbers)
     if kind == VALUE_AVG:
-        return math.fsum(numbers) / len(numbers)
+        try:
+            return math.fsum(numbers) / len(numbers)
+        except OverflowError:  # the sum is past float's range; the average is not
+            return math.fsum(number / len(numbers) for number in numbers)
     if kind in (VALUE_PERCENTILE, VALUE_MEDIAN):
         return percentile(sorted(numbers), spec.percentile if spec.percentile is not None else 50.0)
     raise ValueError(f"unknown correlation type {kind!r}")
+
+
+def total(numbers: Sequence[float]) -> float:
+    """The exact sum of ``numbers``; +-inf when it is past float's range (log values such as
+    ``1e308`` are attacker-controlled: `math.fsum` raises OverflowError on them)."""
+    try:
+        return math.fsum(numbers)
+    except OverflowError:
+        return sum(numbers)
 
 
 def evidence(spec: CorrelationSpec, entries: Sequence[Entry]) -> list[Entry]:

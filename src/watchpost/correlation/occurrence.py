@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 from watchpost.correlation.keys import Key, event_keys, field_value, normalise_key, scalars
 from watchpost.events import EPOCH, Event
@@ -26,8 +26,18 @@ def micros(moment: datetime) -> int:
     return (moment - EPOCH) // MICROSECOND
 
 
+FIRST_US = micros(datetime.min.replace(tzinfo=UTC))
+LAST_US = micros(datetime.max.replace(tzinfo=UTC))
+
+
 def moment(us: int) -> datetime:
-    return EPOCH + timedelta(microseconds=us)
+    """The UTC time ``us`` microseconds after the epoch, clamped to what `datetime` holds.
+
+    Window bounds are event times plus or minus a timespan: for events near year 1 or 9999
+    they fall outside the years 1-9999 (a window start before an event of year 1), and are shown
+    as the first or last representable moment instead of ending the run with OverflowError.
+    """
+    return EPOCH + timedelta(microseconds=min(max(us, FIRST_US), LAST_US))
 
 
 @dataclass(frozen=True, slots=True)

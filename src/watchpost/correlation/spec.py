@@ -51,8 +51,17 @@ WHOLE_WINDOW_TYPES = frozenset({VALUE_AVG, VALUE_PERCENTILE, VALUE_MEDIAN})
 """Types measured over the complete window only: a partial window's average says nothing."""
 
 
+MAX_TIMESPAN_SECONDS = 366 * 86_400
+"""Longest timespan a correlation may have (one year; longer ones are refused at load time, so
+`rules check` and `hunt` agree: a ``timespan: 800000d`` reached past year 1 from any event)."""
+
+
 class SpecError(ValueError):
     """A correlation rule that cannot be compiled; the message says why."""
+
+
+RULE_ERRORS = (SpecError, ConditionError, ArithmeticError, TypeError, ValueError, RecursionError)
+"""What reading or compiling one correlation may raise on a hostile rule: it costs that rule only."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -151,7 +160,7 @@ def compile_correlations(
     for rule, path in correlations:
         try:
             raws.append(read_correlation(rule, path))
-        except (SpecError, ConditionError) as error:
+        except RULE_ERRORS as error:
             problems.append(RuleProblem(str(path), getattr(rule, "title", None), str(error)))
     specs, more = compile_raw(raws, detections)
     return specs, problems + more
@@ -187,7 +196,7 @@ def compile_raw(
             continue
         try:
             built[raw_id] = build_spec(raw, names)
-        except (SpecError, ConditionError) as error:
+        except RULE_ERRORS as error:
             failed.add(raw_id)
             problems.append(RuleProblem(raw.meta.path, raw.meta.title, str(error)))
     return list(built.values()), problems
@@ -249,6 +258,9 @@ def build_spec(raw: RawCorrelation, names: Mapping[str, str]) -> CorrelationSpec
         raise SpecError(f"correlation type {raw.type!r} is not supported")
     if raw.timespan_seconds <= 0:
         raise SpecError("the timespan must be positive")
+    if raw.timespan_seconds > MAX_TIMESPAN_SECONDS:
+        raise SpecError(f"the timespan of {raw.timespan_seconds // 86_400:,} days is longer than the "
+                        f"{MAX_TIMESPAN_SECONDS // 86_400} days a correlation may span")
     rules = tuple(names[ref] for ref in raw.references)
     if len(set(rules)) != len(rules):
         raise SpecError("a rule is referenced twice")

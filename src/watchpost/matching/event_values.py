@@ -111,7 +111,10 @@ def datetime_of(value: Any) -> datetime | None:
         return value
     kind = type(value)
     if kind is int or kind is float:
-        seconds = float(value)
+        try:
+            seconds = float(value)
+        except OverflowError:  # an integer past float's range
+            return None
         if not math.isfinite(seconds):
             return None
         if abs(seconds) >= _EPOCH_MILLIS_FROM:

@@ -23,6 +23,8 @@ from __future__ import annotations
 import re
 import string
 
+from watchpost.matching.regex_bounds import MAX_REGEX_NESTING
+
 MIN_LITERAL = 3
 """Shortest literal offered (a shorter one would pass nearly every event)."""
 
@@ -46,7 +48,7 @@ def required_regex_literals(pattern: str) -> frozenset[str] | None:
     parser = _Parser(pattern, insensitive)
     try:
         found = parser.alternation()
-    except (_Unsupported, IndexError):
+    except (_Unsupported, IndexError, RecursionError):
         return None
     if parser.pos != len(pattern) or found is None:
         return None
@@ -64,6 +66,7 @@ class _Parser:
         self.text = text
         self.pos = 0
         self.breaking = frozenset("sS") if insensitive else frozenset()
+        self.depth = 0
 
     def _peek(self) -> str:
         return self.text[self.pos] if self.pos < len(self.text) else ""
@@ -149,11 +152,15 @@ class _Parser:
     def _group(self) -> tuple[str, Requirement]:
         text = self.text
         self.pos += 1
+        self.depth += 1
+        if self.depth > MAX_REGEX_NESTING:  # no deeper recursion than rules may nest (regex_bounds)
+            raise _Unsupported("nesting")
         if text.startswith("?", self.pos):
             flags = _FLAGS.match(text, self.pos - 1)
             if flags is not None:
                 self.pos = flags.end()
                 if text[self.pos - 1] == ")":
+                    self.depth -= 1
                     return "other", None  # flags only: zero width
             elif text.startswith(("?P<", "?<"), self.pos):
                 end = text.index(">", self.pos)
@@ -164,6 +171,7 @@ class _Parser:
         if self._peek() != ")":
             raise _Unsupported("unclosed group")
         self.pos += 1
+        self.depth -= 1
         return "group", inner
 
     def _skip_class(self) -> None:

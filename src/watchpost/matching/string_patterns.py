@@ -36,6 +36,7 @@ import re2
 
 from watchpost.matching.model import CompileError
 from watchpost.matching.re2_calls import Re2Test, compile_re2
+from watchpost.matching.regex_bounds import MAX_REGEX_NESTING, group_nesting
 from watchpost.matching.regex_literals import required_regex_literals
 
 if TYPE_CHECKING:
@@ -255,6 +256,9 @@ def pattern_from_regex(value: SigmaRegularExpression) -> TextPattern:
                 "define it in the placeholder file (expand modifier)"
             )
     expression = str(value.regexp)
+    nesting = group_nesting(expression)
+    if nesting > MAX_REGEX_NESTING:
+        raise CompileError(f"regular expression nests groups {nesting} deep (at most {MAX_REGEX_NESTING})")
     letters = "".join(sorted(_FLAG_LETTERS[flag.name] for flag in value.flags))
     pattern = f"(?{letters}){expression}" if letters else expression
     regex = compile_re2(pattern, f"regular expression '{expression}'")

@@ -2,7 +2,8 @@
 
 Text is ISO 8601 (``2024-07-31T13:06:24Z``, ``+02:00`` offsets, fractions of any length, which
 Python 3.11 reads and truncates to microseconds); text without an offset is UTC. Numbers are
-Unix epoch seconds, or milliseconds when they are too large to be seconds. The result is UTC.
+Unix epoch seconds, or milliseconds when they are too large to be seconds. The result is UTC
+(clamped to years 1-9999 when an offset takes it past them: `watchpost.readers.timestamp.to_utc`).
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from typing import Any
 
 from watchpost.events import EPOCH, Origin
 from watchpost.problems import ProblemLog
+from watchpost.readers.timestamp import to_utc
 
 _MILLISECONDS_FROM = 100_000_000_000  # 1e11 seconds is the year 5138
 
@@ -20,10 +22,7 @@ _MILLISECONDS_FROM = 100_000_000_000  # 1e11 seconds is the year 5138
 def parse_time(value: Any) -> datetime:
     """The UTC time written as ``value``; raises ValueError when it is not a time."""
     if isinstance(value, str):
-        moment = datetime.fromisoformat(value.strip())
-        if moment.tzinfo is None:
-            return moment.replace(tzinfo=UTC)
-        return moment.astimezone(UTC)
+        return to_utc(datetime.fromisoformat(value.strip()))  # clamped at year 1 and 9999
     if isinstance(value, int | float) and not isinstance(value, bool):
         seconds = value / 1000 if abs(value) >= _MILLISECONDS_FROM else value
         try:

@@ -4,6 +4,11 @@
 of ``T``, and fractions of any length (digits past microseconds are dropped, not rounded); text
 without an offset is taken as UTC. Numbers are Unix epoch times in seconds, milliseconds,
 microseconds or nanoseconds, told apart by their size.
+
+A time whose offset takes it past the years `datetime` holds (``0001-01-01T00:00:00+14:00`` is
+in year 0 in UTC, ``9999-12-31T23:00:00-12:00`` in year 10000) is clamped to the first or last
+UTC moment there is (`to_utc`): it was read, and is shown at the edge of time, instead of
+raising OverflowError out of the reader and losing its whole file.
 """
 
 from __future__ import annotations
@@ -13,6 +18,21 @@ from datetime import UTC, datetime
 _MS_LIMIT = 100_000_000_000  # 1e11 seconds is year 5138: anything larger is milliseconds
 _US_LIMIT = _MS_LIMIT * 1000
 _NS_LIMIT = _US_LIMIT * 1000
+FIRST_MOMENT = datetime.min.replace(tzinfo=UTC)
+LAST_MOMENT = datetime.max.replace(tzinfo=UTC)
+
+
+def to_utc(value: datetime) -> datetime:
+    """Aware ``value`` in UTC, clamped to `FIRST_MOMENT`..`LAST_MOMENT`; naive is taken as UTC."""
+    tz = value.tzinfo
+    if tz is UTC:
+        return value
+    if tz is None:
+        return value.replace(tzinfo=UTC)
+    try:
+        return value.astimezone(UTC)
+    except OverflowError:  # the offset takes it before year 1 or after year 9999
+        return FIRST_MOMENT if value.year == 1 else LAST_MOMENT
 
 
 def parse_timestamp(text: str) -> datetime:
@@ -22,13 +42,7 @@ def parse_timestamp(text: str) -> datetime:
     """
     if text.endswith(" UTC"):
         text = text[:-4]
-    value = datetime.fromisoformat(text)
-    tz = value.tzinfo
-    if tz is UTC:
-        return value
-    if tz is None:
-        return value.replace(tzinfo=UTC)
-    return value.astimezone(UTC)
+    return to_utc(datetime.fromisoformat(text))
 
 
 def parse_epoch(number: float) -> datetime:

@@ -15,6 +15,7 @@ documents are not merged with the template, as in pySigma.
 from __future__ import annotations
 
 import copy
+import os
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -22,9 +23,10 @@ from typing import Any
 
 import yaml
 from sigma.exceptions import SigmaCollectionError, SigmaError, SigmaRuleLocation
-from sigma.rule.base import SigmaYAMLLoader, check_alias_expansion
+from sigma.rule.base import check_alias_expansion
 
 from watchpost.rules.model import RuleProblem
+from watchpost.rules.rule_yaml import RuleFileTooLarge, check_rule_file_size, read_rule_yaml
 
 Translator = Callable[[dict[str, Any], Path], list[dict[str, Any]]]
 RULE_SUFFIXES = frozenset({".yml", ".yaml"})
@@ -56,8 +58,9 @@ def find_rule_files(paths: Sequence[Path], problems: list[RuleProblem]) -> list[
     """``*.yml``/``*.yaml`` under each directory (recursive, sorted) and each named file.
 
     Files and directories whose names start with ``.`` (``.github`` workflows in a rule
-    repository) are skipped inside directories. A file named directly is read whatever its
-    suffix. A path reached twice is read once.
+    repository) are skipped inside directories. Links to folders are followed, each folder
+    entered once (a link back to a folder above, or two links to one folder, cannot loop or read
+    twice). A file named directly is read whatever its suffix. A path reached twice is read once.
     """
     found: list[Path] = []
     seen: set[Path] = set()
@@ -78,12 +81,25 @@ def find_rule_files(paths: Sequence[Path], problems: list[RuleProblem]) -> list[
 
 
 def _rule_files_under(directory: Path) -> Iterator[Path]:
-    for path in directory.rglob("*"):
-        relative = path.relative_to(directory)
-        if any(part.startswith(".") for part in relative.parts):
+    """Rule files under ``directory``, links to folders followed once (by device and inode)."""
+    entered: set[tuple[int, int]] = set()
+    for folder, subfolders, names in os.walk(directory, followlinks=True):
+        try:
+            status = os.stat(folder)
+        except OSError:
+            subfolders.clear()
             continue
-        if path.suffix.lower() in RULE_SUFFIXES and path.is_file() and not path.stem.endswith(".tests"):
-            yield path
+        identity = (status.st_dev, status.st_ino)
+        if identity in entered:  # a loop, or a second link to a folder already read
+            subfolders.clear()
+            continue
+        entered.add(identity)
+        subfolders[:] = sorted(name for name in subfolders if not name.startswith("."))
+        for name in names:
+            path = Path(folder, name)
+            if (not name.startswith(".") and path.suffix.lower() in RULE_SUFFIXES and path.is_file()
+                    and not path.stem.endswith(".tests")):
+                yield path
 
 
 def read_documents(
@@ -101,12 +117,22 @@ def read_documents(
 
 
 def read_yaml_documents(path: Path, problems: list[RuleProblem]) -> list[RuleDocument]:
-    """Every mapping document of the file; YAML errors end the file (earlier documents stay)."""
+    """Every mapping document of the file; YAML errors end the file (earlier documents stay).
+
+    The file's size, and the numbers and dates it writes, are bounded (`watchpost.rules.rule_yaml`):
+    a file over the bound is refused whole, a document with an out-of-bound value alone.
+    """
     documents: list[RuleDocument] = []
     source = SigmaRuleLocation(path)
     try:
+        check_rule_file_size(path)
         with path.open(encoding="utf-8") as stream:
-            for number, content in enumerate(yaml.load_all(stream, SigmaYAMLLoader), start=1):
+            for document in read_rule_yaml(stream):
+                number, content = document.number, document.content
+                if document.refusal is not None:
+                    label = document_label(content) if isinstance(content, dict) else None
+                    problems.append(RuleProblem(str(path), label, f"document {number}: {document.refusal}"))
+                    continue
                 if content is None:  # empty document, e.g. after a trailing '---'
                     continue
                 if not isinstance(content, dict):
@@ -122,6 +148,8 @@ def read_yaml_documents(path: Path, problems: list[RuleProblem]) -> list[RuleDoc
                 documents.append(RuleDocument(path, number, content))
     except yaml.YAMLError as error:
         problems.append(RuleProblem(str(path), None, f"invalid YAML: {_one_line(str(error))}"))
+    except RuleFileTooLarge as error:
+        problems.append(RuleProblem(str(path), None, str(error)))
     except (OSError, UnicodeDecodeError) as error:
         problems.append(RuleProblem(str(path), None, f"cannot read file: {error}"))
     return documents

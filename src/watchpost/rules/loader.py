@@ -18,6 +18,10 @@ Decisions:
   and skipped, and so is a correlation that refers to such a correlation. The rest are resolved
   with ``SigmaCollection.resolve_rule_references()``; rules only a correlation uses
   (``generate: false``) are marked ``output=False``.
+- Rule files are bounded before pySigma sees them (`watchpost.rules.rule_yaml`: file size,
+  integer length, dates that cannot be); a file or document that makes PyYAML or pySigma fail
+  in any other way (RecursionError on deep nesting...) is reported with the reason and costs
+  only itself. pySigma's regex check runs on RE2 with its logging off (`regex_policy`).
 """
 
 from __future__ import annotations
@@ -40,8 +44,9 @@ from watchpost.rules.documents import (
     read_documents,
     sigma_message,
 )
-from watchpost.rules.model import LoadReport, RuleProblem
+from watchpost.rules.model import READING, LoadProgress, LoadReport, RuleProblem, failure_reason
 from watchpost.rules.modifiers import register_modifier_aliases
+from watchpost.rules.regex_policy import quiet_regex_checks
 
 ParsedItem = SigmaRule | SigmaCorrelationRule | SigmaFilter
 
@@ -92,21 +97,44 @@ class ParsedDocument:
     path: Path
 
 
-def load_rules(paths: Sequence[Path], translators: Sequence[Translator] = ()) -> LoadedRules:
-    """Load every rule under ``paths`` (files or directories)."""
+def load_rules(
+    paths: Sequence[Path], translators: Sequence[Translator] = (), progress: LoadProgress | None = None
+) -> LoadedRules:
+    """Load every rule under ``paths`` (files or directories).
+
+    ``progress`` is told ``("reading rule files", files read, files)`` after each file.
+    """
     register_modifier_aliases()  # modifier names of the Sigma spec that pySigma lacks
+    quiet_regex_checks()  # RE2 must not print a rule's invalid regex raw to standard error
     problems: list[RuleProblem] = []
     files = find_rule_files(paths, problems)
     parsed: list[ParsedDocument] = []
-    for path in files:
-        for document in read_documents(path, translators, problems):
-            item = parse_document(document, problems)
-            if item is not None:
-                parsed.append(ParsedDocument(item, path))
+    for done, path in enumerate(files, start=1):
+        parsed.extend(parse_file(path, translators, problems))
+        if progress is not None:
+            progress(READING, done, len(files))
     unique = drop_duplicates(parsed, problems)
     loaded = assemble(unique, problems)
     loaded.files = len(files)
     return loaded
+
+
+def parse_file(
+    path: Path, translators: Sequence[Translator], problems: list[RuleProblem]
+) -> list[ParsedDocument]:
+    """The parsed documents of one file; an unexpected failure costs this file only, reported."""
+    parsed: list[ParsedDocument] = []
+    try:
+        for document in read_documents(path, translators, problems):
+            item = parse_document(document, problems)
+            if item is not None:
+                parsed.append(ParsedDocument(item, path))
+    except MemoryError:
+        raise
+    except Exception as error:  # a hostile rule file (RecursionError, ValueError...) costs only itself
+        reason = f"cannot load: {failure_reason(error)}"
+        problems.append(RuleProblem(str(path), None, reason))
+    return parsed
 
 
 def parse_document(document: RuleDocument, problems: list[RuleProblem]) -> ParsedItem | None:
@@ -127,7 +155,7 @@ def parse_document(document: RuleDocument, problems: list[RuleProblem]) -> Parse
     except SigmaError as error:
         reasons = [sigma_message(error)]
     except Exception as error:  # pySigma raising on odd input must not stop the other rules
-        reasons = [f"{type(error).__name__}: {error}"]
+        reasons = [failure_reason(error)]
     if reasons:
         reason = "invalid rule: " + "; ".join(dict.fromkeys(reasons))
         if document.number > 1:

@@ -7,6 +7,7 @@ conditions added to the rule by the logsource pipelines (see `watchpost.rules.lo
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from watchpost.events import LogsourceHint
@@ -80,3 +81,19 @@ class LoadReport:
     rules: int = 0
     problems: list[RuleProblem] = field(default_factory=list)
     notes: list[RuleProblem] = field(default_factory=list)  # rules that run, with a caveat
+
+
+READING = "reading rule files"
+COMPILING = "compiling rules"
+
+LoadProgress = Callable[[str, int, int], None]
+"""Told ``(stage, done, total)`` while a rule set loads: `READING` counts files, then
+`COMPILING` counts rules (see `watchpost.ruleset.load_ruleset`)."""
+
+
+def failure_reason(error: BaseException) -> str:
+    """Why reading or compiling a rule failed unexpectedly, in one line for a rule problem."""
+    if isinstance(error, RecursionError):
+        return "nested too deeply to read (RecursionError)"
+    message = " ".join(str(error).split())
+    return f"{type(error).__name__}: {message}" if message else type(error).__name__

@@ -42,7 +42,8 @@ def load_placeholders(path: Path) -> dict[str, list[str]]:
     """
     try:
         document = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, yaml.YAMLError) as error:
+    except (OSError, UnicodeDecodeError, yaml.YAMLError, ValueError) as error:  # ValueError: a number of
+        # more than 4,300 digits, a date that cannot be (PyYAML raises it out of the loader)
         raise PlaceholderFileError(f"{path}: cannot read placeholder file: {error}") from error
     if document is None:
         return {}

@@ -12,7 +12,14 @@ from datetime import UTC, datetime, timedelta, tzinfo
 
 from watchpost.alerts import Alert
 from watchpost.rules.model import LEVELS, level_rank
-from watchpost.sinks.display_time import format_display_time, format_offset
+from watchpost.sinks.display_time import (
+    epoch_seconds,
+    format_day,
+    format_display_time,
+    format_offset,
+    local_time,
+    moment_at,
+)
 from watchpost.sinks.terminal_text import visible_text
 
 LEVEL_COLOURS = {
@@ -89,7 +96,7 @@ def build_timeline(alerts: list[Alert], tz: tzinfo = UTC) -> Timeline | None:
     step = choose_bin(first, last)
     start = align(first, step, tz)
     bins = max(1, math.ceil((last - start).total_seconds() / step + 1e-9))
-    if start + timedelta(seconds=bins * step) <= last:
+    if epoch_seconds(start) + bins * step <= epoch_seconds(last):
         bins += 1
     scale = Scale(start, step * bins, LEFT, WIDTH - LEFT - RIGHT)
     bars, y_ticks = histogram(alerts, start, step, bins, scale, tz)
@@ -99,7 +106,7 @@ def build_timeline(alerts: list[Alert], tz: tzinfo = UTC) -> Timeline | None:
         width=WIDTH, height=height, left=LEFT, plot_width=WIDTH - LEFT - RIGHT, top=TOP,
         bars_bottom=TOP + BARS_HEIGHT, bars=tuple(bars), y_ticks=tuple(y_ticks),
         x_ticks=tuple(time_ticks(start, step, bins, scale, tz)), lanes=tuple(lanes), marks=tuple(marks),
-        caption=f"time (UTC{format_offset(first.astimezone(tz))})", bin_label=describe_seconds(step),
+        caption=f"time (UTC{format_offset(local_time(first, tz))})", bin_label=describe_seconds(step),
     )
 
 
@@ -127,11 +134,12 @@ def choose_bin(first: datetime, last: datetime) -> int:
 
 
 def align(moment: datetime, step: int, tz: tzinfo) -> datetime:
-    """``moment`` rounded down to a multiple of ``step`` seconds in local time of ``tz``."""
-    offset = (moment.astimezone(tz).utcoffset() or timedelta(0)).total_seconds()
-    local_seconds = moment.timestamp() + offset
+    """``moment`` rounded down to a multiple of ``step`` seconds in local time of ``tz`` (no
+    earlier than the first moment `datetime` holds: the report of an event of year 1 starts there)."""
+    offset = (local_time(moment, tz).utcoffset() or timedelta(0)).total_seconds()
+    local_seconds = epoch_seconds(moment) + offset
     aligned = math.floor(local_seconds / step) * step - offset
-    return datetime.fromtimestamp(aligned, UTC)
+    return moment_at(aligned)
 
 
 def histogram(alerts: list[Alert], start: datetime, step: int, bins: int, scale: Scale,
@@ -147,7 +155,7 @@ def histogram(alerts: list[Alert], start: datetime, step: int, bins: int, scale:
     for index, by_level in sorted(counts.items()):
         x = round(scale.left + index * width + 0.5, 1)
         bottom = float(TOP + BARS_HEIGHT)
-        moment = format_display_time(start + timedelta(seconds=index * step), tz)
+        moment = format_display_time(moment_at(epoch_seconds(start) + index * step), tz)
         for level in level_order(by_level):
             height = round(by_level[level] * per_pixel, 1)
             bottom -= height
@@ -180,9 +188,9 @@ def time_ticks(start: datetime, step: int, bins: int, scale: Scale, tz: tzinfo) 
     ticks: list[Tick] = []
     previous_day = ""
     for index in range(0, bins + 1, every):
-        moment = (start + timedelta(seconds=index * step)).astimezone(tz)
-        day = moment.strftime("%Y-%m-%d")
-        clock = moment.strftime("%H:%M:%S" if step < 60 else "%H:%M")
+        moment = local_time(moment_at(epoch_seconds(start) + index * step), tz)
+        day = format_day(moment)
+        clock = moment.time().isoformat(timespec="seconds" if step < 60 else "minutes")
         ticks.append(Tick(scale.x(moment), f"{day} {clock}" if day != previous_day else clock))
         previous_day = day
     return ticks
