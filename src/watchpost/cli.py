@@ -246,8 +246,10 @@ def hunt(inputs: tuple[str, ...], rules: tuple[Path, ...], output_format: str, o
 def load_hunt(options: HuntOptions, err: IO[str], quiet: bool) -> Hunt:
     """The hunt with its rules loaded; no runnable rule (any, with ``--strict``) ends the command
     with `EXIT_RULES` after saying which rules could not run and that none ran."""
+    from watchpost.progress import rule_load_progress
+
     try:
-        return Hunt(options)
+        return Hunt(options, progress=rule_load_progress(err, quiet=quiet))
     except NoRunnableRules as refused:
         print_load_problems(list(refused.problems), err, quiet=False)
         click.echo(f"error: {refused}: 0 rules run, nothing hunted", err=True)
@@ -350,10 +352,13 @@ def rules() -> None:
               help="YAML file of values for the `expand` modifier's placeholders.")
 def rules_check(paths: tuple[Path, ...], placeholders: Path | None) -> None:
     """Load and compile rules; list every rule that cannot run, with the reason (exit 1 if any)."""
+    from watchpost.progress import rule_load_progress
     from watchpost.ruleset import load_ruleset
     from watchpost.sinks.terminal_text import sanitise_terminal
 
-    ruleset = load_ruleset(list(paths), placeholders=placeholders)
+    err = click.get_text_stream("stderr")
+    progress = rule_load_progress(err, quiet=False)
+    ruleset = load_ruleset(list(paths), placeholders=placeholders, progress=progress)
     out = click.get_text_stream("stdout")
     for problem in ruleset.problems:
         out.write(sanitise_terminal(problem.describe()) + "\n")  # quotes rule files

@@ -29,7 +29,7 @@ from watchpost.matching.model import Match
 from watchpost.problems import ProblemLog
 from watchpost.readers.base import Source
 from watchpost.readers.evtx import EVTX_MAGIC
-from watchpost.rules.model import level_rank
+from watchpost.rules.model import LoadProgress, level_rank
 from watchpost.ruleset import RuleSet, load_ruleset
 from watchpost.source_hunts import (
     Keyed,
@@ -115,9 +115,10 @@ class Hunt:
 
     Raises `InputNotFound` for a rule path that does not exist and `NoRunnableRules` when no
     rule can run (any rule, with ``strict``); the rules' problems stay on ``problems``.
+    ``progress`` is told how loading a large rule set goes (`progress.rule_load_progress`).
     """
 
-    def __init__(self, options: HuntOptions | None = None) -> None:
+    def __init__(self, options: HuntOptions | None = None, progress: LoadProgress | None = None) -> None:
         self.options = options or HuntOptions()
         self.problems = ProblemLog()
         self.stats = HuntStats()
@@ -129,7 +130,8 @@ class Hunt:
         placeholders = self.options.placeholders
         loading = time.monotonic()
         self.ruleset: RuleSet = load_ruleset(
-            rule_paths, placeholders=Path(placeholders) if placeholders is not None else None
+            rule_paths, placeholders=Path(placeholders) if placeholders is not None else None,
+            progress=progress,
         )
         self.stats.load_seconds = time.monotonic() - loading
         for problem in self.ruleset.problems:
