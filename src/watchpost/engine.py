@@ -81,6 +81,9 @@ class HuntStats:
     """Records counted in ``events`` that were never decoded: their raw text shows that no loaded
     rule can match them (EVTX: `readers.evtx.RecordSelection`; JSON Lines: `record_gates`)."""
     matches: int = 0
+    found: int = 0
+    """Matches of output rules (at or above ``min_level``) found in sources matched whole: alerts
+    to come once their time order is settled (the progress line shows them)."""
     alerts: int = 0
     alerts_by_level: Counter[str] = field(default_factory=Counter)
     alerts_by_rule: Counter[str] = field(default_factory=Counter)
@@ -137,6 +140,12 @@ class Hunt:
         for problem in self.ruleset.problems:
             self.problems.add("rule", problem.path, problem.rule, problem.reason)
         self._check_runnable()
+        minimum = level_rank(self.options.min_level) if self.options.min_level else -1
+        self._shown = frozenset(
+            position for position, rule in enumerate(self.ruleset.detections)
+            if rule.meta.id not in self.ruleset.hidden and level_rank(rule.meta.level) >= minimum
+        )
+        """Rule positions whose matches are alerts of their own (for `HuntStats.found`)."""
 
     def _check_runnable(self) -> None:
         ruleset, skipped = self.ruleset, self.ruleset.problems
@@ -248,6 +257,7 @@ class Hunt:
             stats.events_in_range += outcome.events_in_range
             stats.undecoded += outcome.undecoded
             stats.matches += outcome.matches
+            stats.found += sum(1 for item in outcome.found if item[3] in self._shown)
             if outcome.complete:
                 stats.sources_done += 1
                 self._done_names.add(outcome.name)

@@ -49,8 +49,12 @@ class ProgressLine:
         rate = (stats.events - self._events_at_start) / elapsed
         done = getattr(stats, "sources_done", None)  # shown when the engine counts finished inputs
         files = f"{done}/{stats.sources}" if isinstance(done, int) else f"{stats.sources}"
+        found = getattr(stats, "found", 0)  # matched but not yet put in time order (--jobs)
+        alerts = f"alerts {stats.alerts:,}"
+        if isinstance(found, int) and found > stats.alerts:
+            alerts += f" ({found:,} found, being put in time order)"
         return (f"hunting… inputs {files} · events {stats.events:,} · {rate:,.0f} events/s · "
-                f"alerts {stats.alerts:,} · {elapsed:,.0f}s")
+                f"{alerts} · {elapsed:,.0f}s")
 
 
 class HuntProgress(AbstractContextManager["HuntProgress"]):

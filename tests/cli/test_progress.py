@@ -12,6 +12,7 @@ from dataclasses import dataclass
 import pytest
 
 from tests.conftest import PROJECT
+from watchpost.engine import Hunt, HuntOptions, HuntStats
 from watchpost.progress import HuntProgress, ProgressLine, hunt_progress
 
 SEED = PROJECT / "tests" / "fixtures" / "seed"
@@ -89,3 +90,19 @@ def test_no_progress_when_quiet_or_when_alerts_stream_to_the_same_terminal() -> 
                       nullcontext)
     shown = hunt_progress(stats, Terminal(), quiet=False, alerts_to_err_terminal=False)
     assert isinstance(shown, HuntProgress)
+
+
+def test_the_line_shows_alerts_found_but_not_yet_in_time_order() -> None:
+    stats = HuntStats(sources=4, sources_done=2, events=1_000, alerts=3)
+    stats.found = 10
+    assert "alerts 3 (10 found, being put in time order)" in ProgressLine(stats).describe()
+    stats.found = 3
+    assert "alerts 3 ·" in ProgressLine(stats).describe()
+
+
+def test_jobs_count_alerts_found_as_sources_finish() -> None:
+    engine = Hunt(HuntOptions(jobs=2))
+    alerts = list(engine.run(LOGS))
+    detections = [alert for alert in alerts if alert.rule.kind == "detection"]
+    assert len(detections) == 3 and len(alerts) == 9
+    assert engine.stats.found == len(detections)
