@@ -279,6 +279,8 @@ class StopOnSignals:
 
     def __enter__(self) -> StopOnSignals:
         for number in (signal.SIGINT, signal.SIGTERM):
+            if signal.getsignal(number) is signal.SIG_IGN:
+                continue  # ignored by whoever started us (a background job, nohup): keep it so
             self._saved[number] = signal.signal(number, self._stop)
         return self
 
