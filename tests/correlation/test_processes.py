@@ -88,8 +88,10 @@ def test_a_reused_process_id_running_another_program_counts() -> None:
 
 @pytest.mark.parametrize("logon", ["0x3e7", "0x3E7", "0x3e4"])
 def test_service_sessions_are_grouped_by_parent_process(logon: str) -> None:
-    two_agents = [security(0, "ipconfig.exe", 5000, 900, logon), security(1, "HOSTNAME.EXE", 5004, 900, logon),
-                  sysmon(2, "systeminfo.exe", 5008, 1200, logon), sysmon(3, "tasklist.exe", 5012, 1200, logon)]
+    two_agents = [
+        security(0, "ipconfig.exe", 5000, 900, logon), security(1, "HOSTNAME.EXE", 5004, 900, logon),
+        sysmon(2, "systeminfo.exe", 5008, 1200, logon), sysmon(3, "tasklist.exe", 5012, 1200, logon),
+    ]
     assert bursts(two_agents) == []
     one_shell = [security(0, "whoami.exe", 5000, 1200, logon), sysmon(1, "ipconfig.exe", 5004, 1200, logon),
                  security(2, "NETSTAT.EXE", 5008, 1200, logon)]

@@ -18,6 +18,7 @@ from watchpost.readers.registry import read_events
 
 EXPECTED = Path(__file__).with_name("sqlite_expected_differences.yml")
 Difference = dict[str, object]
+COUNTS = ("watchpost_only", "sqlite_only")
 
 
 def watchpost_hits(rules: Path, files: list[Path]) -> dict[str, set[Hit]]:
@@ -27,7 +28,8 @@ def watchpost_hits(rules: Path, files: list[Path]) -> dict[str, set[Hit]]:
             continue
         for event in alert.events:
             if event.origin.record is not None:
-                hits.setdefault(alert.rule.id, set()).add((Path(event.origin.path).name, int(event.origin.record)))
+                hit = (Path(event.origin.path).name, int(event.origin.record))
+                hits.setdefault(alert.rule.id, set()).add(hit)
     return hits
 
 
@@ -67,7 +69,7 @@ def test_watchpost_and_the_sqlite_backend_agree_but_for_the_listed_rules(shared:
         entry = listed.get(rule_id)
         if entry is None:
             problems.append(f"new difference, not explained: {rule_id} {difference}")
-        elif (entry["watchpost_only"], entry["sqlite_only"]) != (difference["watchpost_only"], difference["sqlite_only"]):
+        elif [entry[k] for k in COUNTS] != [difference[k] for k in COUNTS]:
             problems.append(f"difference changed: {rule_id} listed {entry}, now {difference}")
     problems += [f"listed but no longer different: {rule_id} {listed[rule_id]['title']}"
                  for rule_id in listed if rule_id not in found]
@@ -101,8 +103,8 @@ def test_the_comparison_finds_a_difference(tmp_path: Path) -> None:
         encoding="utf-8",
     )
     log = tmp_path / "System.xml"
-    log.write_text("\n".join(SYSTEM_EVENT.format(n=n, first=f) for n, f in ((1, "Print Spooler"), (2, "BITS"))) + "\n",
-                   encoding="utf-8")
+    events = (SYSTEM_EVENT.format(n=n, first=f) for n, f in ((1, "Print Spooler"), (2, "BITS")))
+    log.write_text("\n".join(events) + "\n", encoding="utf-8")
     found, left_out, compared = differences(tmp_path / "rules", [log])
     assert (compared, left_out) == (2, {})
     assert set(found) == {"0c5d3f7e-5a4c-4c8e-9a55-1f0e8f4b9a01"}

@@ -35,7 +35,10 @@ def folder(shared: Path) -> Path:
     return shared / SAMPLES
 
 
-@pytest.mark.parametrize("name", ["otrf_log4shell_syslog_sysmon.zip", "otrf_log4shell_syslog_auoms_auditd.zip"])
+EXPORTS = ["otrf_log4shell_syslog_sysmon.zip", "otrf_log4shell_syslog_auoms_auditd.zip"]
+
+
+@pytest.mark.parametrize("name", EXPORTS)
 def test_the_exports_are_recognised(folder: Path, name: str) -> None:
     problems = ProblemLog()
     (source,) = list(iter_sources([folder / name], problems))
@@ -50,7 +53,7 @@ def test_sysmon_for_linux_rows_are_sysmon_events(folder: Path) -> None:
     assert len(sysmon_rows) == 93 and len(events) == 92
     # row 8 was cut by the Syslog table (2,012 characters, no </Event>): reported, not dropped
     assert [(p.place, "without </Event>" in p.reason) for p in problems.problems] == [("line 8", True)]
-    assert {e.logsource.product for e in events} == {"linux"} and {e.logsource.service for e in events} == {"sysmon"}
+    assert {(e.logsource.product, e.logsource.service) for e in events} == {("linux", "sysmon")}
     whoami = [e for e in events if e.fields.get("Image") == "/usr/bin/whoami" and e.fields["EventID"] == 1]
     assert len(whoami) == 1
     fields = whoami[0].fields
@@ -82,7 +85,8 @@ def test_sigmahq_linux_rules_see_both_exports(folder: Path, shared: Path) -> Non
     expected = {
         "otrf_log4shell_syslog_sysmon.zip": {"Local Groups Discovery - Linux", "Decode Base64 Encoded Text"},
         # auoms logs the parent's full command line (bash -i), Sysmon only "bash"
-        "otrf_log4shell_syslog_auoms_auditd.zip": {"Local Groups Discovery - Linux", "Interactive Bash Suspicious Children"},
+        "otrf_log4shell_syslog_auoms_auditd.zip": {
+            "Local Groups Discovery - Linux", "Interactive Bash Suspicious Children"},
     }
     for name, titles in expected.items():
         assert titles <= {alert.rule.title for alert in hunt_alerts([folder / name], [rules])}, name
@@ -104,7 +108,8 @@ def test_raw_auditd_rows_are_assembled_by_the_auditd_reader(tmp_path: Path) -> N
     stamp = "audit(1704067200.123:501)"
     lines = [
         row(f'type=SYSCALL msg={stamp}: arch=c000003e syscall=59 success=yes exit=0 items=2 ppid=900 pid=901 '
-            'auid=1000 uid=1000 gid=1000 euid=1000 suid=1000 fsuid=1000 egid=1000 sgid=1000 fsgid=1000 tty=pts0 '
+            'auid=1000 uid=1000 gid=1000 euid=1000 suid=1000 fsuid=1000 egid=1000 sgid=1000 fsgid=1000 '
+            'tty=pts0 '
             'ses=3 comm="netstat" exe="/usr/bin/netstat" key="exec"'),
         row(f'type=EXECVE msg={stamp}: argc=2 a0="netstat" a1="-antp"'),
         row(f'type=CWD msg={stamp}: cwd="/root"'),

@@ -71,7 +71,8 @@ def test_each_rule_reads_the_cleared_log(tmp_path: Path, cleared_rules: Path) ->
         5: "System",
     }
     log = tmp_path / "System.xml"
-    log.write_text("\n".join(event_104(channel, n) for n, channel in cleared.items()) + "\n", encoding="utf-8")
+    text = "\n".join(event_104(channel, n) for n, channel in cleared.items()) + "\n"
+    log.write_text(text, encoding="utf-8")
     found = titles_by_record(hunt_alerts([log], [cleared_rules]))
     assert found == {1: {HIGH}, 2: {MEDIUM}, 3: {HIGH}, 4: {MEDIUM}, 5: {HIGH}}
 
@@ -81,7 +82,8 @@ def test_a_rule_of_another_log_still_reads_the_system_channel(tmp_path: Path) ->
     rule.write_text(
         "title: Any Security Event Named By Channel\nid: 6c0fd1b4-5f6a-4d43-9f39-5b8f0a3b0c11\nstatus: test\n"
         "logsource: {product: windows, service: security}\n"
-        "detection:\n  selection:\n    Channel: Security\n    EventID: 1102\n  condition: selection\nlevel: low\n",
+        "detection:\n  selection:\n    Channel: Security\n    EventID: 1102\n"
+        "  condition: selection\nlevel: low\n",
         encoding="utf-8",
     )
     log = tmp_path / "Security.xml"
@@ -93,6 +95,7 @@ def test_a_rule_of_another_log_still_reads_the_system_channel(tmp_path: Path) ->
 
 
 def test_a_user_data_member_never_takes_a_system_name() -> None:
-    fields, _ = flatten_windows_event({"UserData": {"LogFileCleared": {"Channel": "Application", "Computer": "x"}}})
+    cleared = {"LogFileCleared": {"Channel": "Application", "Computer": "x"}}
+    fields, _ = flatten_windows_event({"UserData": cleared})
     assert "Channel" not in fields and "Computer" not in fields
     assert fields["UserData.Channel"] == "Application" and fields["UserData.Computer"] == "x"

@@ -48,6 +48,7 @@ def test_the_sqlite_backend_agrees(rule_path: Path) -> None:
     db = sqlite3.connect(":memory:")
     db.execute("CREATE TABLE logs (name TEXT, SourceImage TEXT, TargetImage TEXT, StartModule TEXT)")
     for case, value in CASES.items():
-        db.execute("INSERT INTO logs VALUES (?, ?, ?, ?)", (case, BASE["SourceImage"], BASE["TargetImage"], value))
+        row = (case, BASE["SourceImage"], BASE["TargetImage"], value)
+        db.execute("INSERT INTO logs VALUES (?, ?, ?, ?)", row)
     found = {row[1] for row in db.execute(str(query).replace("SELECT *", "SELECT rowid, name"))}
     assert found == {"absent", "null"}

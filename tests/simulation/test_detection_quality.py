@@ -69,7 +69,8 @@ def test_traps_reach_the_burst_rules_without_their_defences(tmp_path: Path) -> N
     rule = Path(watchpost.__file__).parent / "packs" / "t1049" / "burst" / "discovery_burst_windows.yml"
     rules = tmp_path / "rules"
     rules.mkdir()
-    (rules / rule.name).write_text(strip_issue_15_defences(rule.read_text(encoding="utf-8")), encoding="utf-8")
+    stripped = strip_issue_15_defences(rule.read_text(encoding="utf-8"))
+    (rules / rule.name).write_text(stripped, encoding="utf-8")
     folder = tmp_path / "sim"
     simulate(resolve(["trap-azure-guest-agent", "trap-netsh-trace-stop"]), folder, background=0, seed=7)
     alerts = hunt_alerts([folder / "windows"], [rules])

@@ -66,8 +66,8 @@ class CorrelationEngine:
         self.markers: dict[str, list[ProcessTable]] = {}
         for spec in self.specs:
             if spec.processes is not None:
-                values = {rule: fields[0] for rule, fields in zip(spec.rules, spec.value_sources, strict=False)
-                          if len(fields) == 1}
+                pairs = zip(spec.rules, spec.value_sources, strict=False)
+                values = {rule: fields[0] for rule, fields in pairs if len(fields) == 1}
                 table = self.processes[spec.id] = ProcessTable(spec.processes, spec.timespan_us, values)
                 for rule in spec.processes.marker_rules:
                     self.markers.setdefault(rule, []).append(table)
@@ -233,11 +233,12 @@ class CorrelationEngine:
         """Give ``occ`` to every correlation that references its rule; how many refused it."""
         horizon = self._horizon if self._horizon is not None else occ.ts
         refused = 0
-        for table in self.markers.get(occ.rule_id, ()):
-            table.observe_marker(occ.rule_id, occ.events[0], occ.ts)
+        for marking in self.markers.get(occ.rule_id, ()):
+            marking.observe_marker(occ.rule_id, occ.events[0], occ.ts)
         for state, slot in self.consumers.get(occ.rule_id, ()):
             table = self.processes.get(state.spec.id)
-            if table is not None and len(occ.events) == 1 and not table.admits(occ.rule_id, occ.events[0], occ.ts):
+            if (table is not None and len(occ.events) == 1
+                    and not table.admits(occ.rule_id, occ.events[0], occ.ts)):
                 continue
             before = state.refused
             fired = state.insert(occ, slot, horizon)

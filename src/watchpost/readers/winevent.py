@@ -291,7 +291,8 @@ def _flatten_user_data(data: Any, fields: Fields) -> None:
             _put_member(fields, "UserData", path, value)
     for path, value in merged.items():
         leaf = path.rpartition(".")[2]
-        if leaf != path and paths_by_leaf[leaf] == 1 and leaf not in fields and leaf not in SYSTEM_FIELD_NAMES:
+        if (leaf != path and paths_by_leaf[leaf] == 1 and leaf not in fields
+                and leaf not in SYSTEM_FIELD_NAMES):
             fields[leaf] = value
 
 

@@ -67,8 +67,9 @@ def azure_guest_agent(world: World, start: int) -> list[Record]:
                            300 * MILLISECOND, tag, tag)
         records += more
         at += 2 * SECOND
-    for line, image, arguments in (("ipconfig /all", "ipconfig.exe", "/all"), ("route print", "ROUTE.EXE", "print"),
-                                   ("arp -a", "ARP.EXE", "-a")):
+    through_cmd = (("ipconfig /all", "ipconfig.exe", "/all"), ("route print", "ROUTE.EXE", "print"),
+                   ("arp -a", "ARP.EXE", "-a"))
+    for line, image, arguments in through_cmd:
         records += cmd_child(host, agent, line, image, arguments, at, label, activity)
         at += 2 * SECOND
     _, more = host.run(waapp, "HOSTNAME.EXE", "hostname", at, 100 * MILLISECOND,
@@ -76,7 +77,9 @@ def azure_guest_agent(world: World, start: int) -> list[Record]:
     return records + more
 
 
-def gather_network_info(host: WindowsHost, netsh: WinProcess, at: int, label: LabelMaker, activity: str) -> list[Record]:
+def gather_network_info(
+    host: WindowsHost, netsh: WinProcess, at: int, label: LabelMaker, activity: str
+) -> list[Record]:
     """``netsh trace stop`` (already started) running gatherNetworkInfo.vbs and its cmd /c children."""
     script = host.spawn(netsh, "cscript.exe",
                         "C:\\Windows\\system32\\cscript.exe C:\\Windows\\system32\\gatherNetworkInfo.vbs")
@@ -107,7 +110,8 @@ def netsh_trace_stop(world: World, start: int) -> list[Record]:
     return records + host.exit_records(netsh, at + 35 * SECOND, label(agent_activity, NEGATIVE, "netsh exit"))
 
 
-SOS_COMMANDS = (
+Argv = tuple[str, ...]
+SOS_COMMANDS: tuple[tuple[str, Argv], ...] = (
     ("/usr/sbin/ip", ("ip", "-o", "addr")),
     ("/usr/bin/netstat", ("netstat", "-W", "-neopa")),
     ("/usr/bin/ss", ("ss", "-peaonmi")),
@@ -117,7 +121,7 @@ SOS_COMMANDS = (
     ("/usr/bin/uname", ("uname", "-a")),
     ("/usr/sbin/route", ("route", "-n")),
 )
-WAAGENT_COMMANDS = (
+WAAGENT_COMMANDS: tuple[tuple[str, Argv], ...] = (
     ("/usr/sbin/ip", ("ip", "route", "show")),
     ("/usr/bin/hostname", ("hostname",)),
     ("/usr/sbin/ip", ("ip", "-a", "-o", "link")),
@@ -141,7 +145,8 @@ def linux_diagnostics(world: World, start: int) -> list[Record]:
     host.next_pid += 10
     at = start + 5 * 60 * SECOND
     # the daemon (started at boot, before the log) restarts its extension handler after an update
-    waagent = host.spawn(daemon, "/usr/bin/python3.10", ("python3", "-u", "/usr/sbin/waagent", "-run-exthandlers"))
+    handler = ("python3", "-u", "/usr/sbin/waagent", "-run-exthandlers")
+    waagent = host.spawn(daemon, "/usr/bin/python3.10", handler)
     records.append(host.execve(waagent, at, label("waagent", NEGATIVE, "waagent -run-exthandlers")))
     at += 3 * SECOND
     for image, argv in WAAGENT_COMMANDS:
@@ -151,7 +156,7 @@ def linux_diagnostics(world: World, start: int) -> list[Record]:
     return records
 
 
-SYSDIAGNOSE_COMMANDS = (
+SYSDIAGNOSE_COMMANDS: tuple[tuple[str, Argv], ...] = (
     ("/usr/sbin/netstat", ("netstat", "-n", "-a", "-A")),
     ("/usr/sbin/lsof", ("lsof", "-n", "-P", "-i")),
     ("/sbin/ifconfig", ("ifconfig", "-a")),
