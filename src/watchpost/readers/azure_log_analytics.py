@@ -31,8 +31,8 @@ from __future__ import annotations
 
 import io
 from collections import OrderedDict
-from datetime import UTC, datetime
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from typing import Any
 
 import orjson

@@ -5,8 +5,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from watchpost.simulation import scenarios_unix_cloud as unix_cloud
 from watchpost.simulation import scenarios_traps as traps
+from watchpost.simulation import scenarios_unix_cloud as unix_cloud
 from watchpost.simulation import scenarios_windows as windows
 from watchpost.simulation.records import Record
 from watchpost.simulation.world import World
