@@ -18,6 +18,9 @@ Scoring (docs/DETECTION.md):
 - an alert is a true positive when it covers a positive or companion record, "context" when it
   covers only context records (attack activity that is not T1049, e.g. a whoami burst), and a
   false positive otherwise (near misses and unlabelled background);
+- a *trap* scenario (``trap-*``: benign collectors such as the Azure guest agent or
+  gatherNetworkInfo.vbs) has only negative records; every alert covering one of them is a false
+  positive, counted per trap;
 - a labelled real event is ``yes`` (must be covered), ``companion`` (must be covered with its
   positive, e.g. the 4689 of the splunk NETSTAT.EXE), ``no`` (no alert may cover it) or
   ``ambiguous`` (the pack's policy decides; docs/rule-pack.md: mappings and target-side 5145
@@ -83,12 +86,26 @@ class RuleScore:
 
 
 @dataclass
+class TrapScore:
+    """A benign trap scenario: its records and the alerts that covered any of them."""
+
+    name: str
+    records: int = 0
+    alerts: int = 0
+    rules: Counter[str] = field(default_factory=Counter)
+
+
+TRAP_PREFIX = "trap-"
+
+
+@dataclass
 class EmulationReport:
     scenarios: dict[str, ScenarioScore] = field(default_factory=dict)
     rules: dict[str, RuleScore] = field(default_factory=dict)
     near_misses: Counter[str] = field(default_factory=Counter)
     near_misses_alerted: Counter[str] = field(default_factory=Counter)
     false_positives: list[Alert] = field(default_factory=list)
+    traps: dict[str, TrapScore] = field(default_factory=dict)
     records: int = 0
     background: int = 0
 
@@ -170,6 +187,8 @@ def score_emulation(root: Path, alerts: Iterable[Alert], labels: Sequence[LabelR
     report = EmulationReport()
     by_place = {(row.log, row.place): row for row in labels}
     for row in labels:
+        if row.label == NEGATIVE and row.scenario.startswith(TRAP_PREFIX):
+            report.traps.setdefault(row.scenario, TrapScore(row.scenario)).records += 1
         if row.label == NEGATIVE:
             report.near_misses[row.activity] += 1
             continue
@@ -208,6 +227,9 @@ def score_emulation(root: Path, alerts: Iterable[Alert], labels: Sequence[LabelR
         for row in rows:
             if row.label == NEGATIVE:
                 report.near_misses_alerted[row.activity] += 1
+        for name in {row.scenario for row in rows if row.label == NEGATIVE and row.scenario in report.traps}:
+            report.traps[name].alerts += 1
+            report.traps[name].rules[alert.rule.title] += 1
     for row in labels:
         if row.label == POSITIVE and (row.log, row.place) in covered:
             report.scenarios[row.scenario].covered_records += 1

@@ -8,7 +8,7 @@ import pytest
 from click.testing import CliRunner
 
 from watchpost.cli import main
-from watchpost.evaluation import EmulationReport, hunt_alerts, read_labels, score_emulation
+from watchpost.evaluation import TRAP_PREFIX, EmulationReport, hunt_alerts, read_labels, score_emulation
 from watchpost.simulation import SCENARIOS, resolve, simulate
 
 
@@ -20,12 +20,63 @@ def report(tmp_path_factory: pytest.TempPathFactory) -> EmulationReport:
     return score_emulation(folder, alerts, read_labels(folder / "labels.csv"))
 
 
-@pytest.mark.parametrize("name", [s.name for s in SCENARIOS])
+ATTACKS = [s.name for s in SCENARIOS if not s.name.startswith(TRAP_PREFIX)]
+TRAPS = [s.name for s in SCENARIOS if s.name.startswith(TRAP_PREFIX)]
+
+
+@pytest.mark.parametrize("name", ATTACKS)
 def test_every_positive_action_of_every_scenario_is_detected(report: EmulationReport, name: str) -> None:
     score = report.scenarios[name]
     assert score.actions, name
     assert score.missed == []
     assert score.tp_alerts >= 1
+
+
+def test_the_issue_15_traps_are_emulated() -> None:
+    assert TRAPS == ["trap-azure-guest-agent", "trap-netsh-trace-stop", "trap-linux-diagnostics",
+                     "trap-macos-sysdiagnose"]
+
+
+@pytest.mark.parametrize("name", TRAPS)
+def test_no_alert_on_a_benign_trap(report: EmulationReport, name: str) -> None:
+    """Benign collectors running several discovery programs (issue #15): counted, none alerted."""
+    trap = report.traps[name]
+    assert trap.records >= 7
+    assert (trap.alerts, dict(trap.rules)) == (0, {})
+    assert name not in report.scenarios  # no positive action: not part of the recall
+
+
+def strip_issue_15_defences(text: str) -> str:
+    """The Windows burst rules as they were before issue #15: no collector rules, no process
+    identity, no cloud-agent filter, service sessions counted as one user's session."""
+    kept = []
+    for document in text.split("\n---\n"):
+        if "_collector_" in document.split("\nname: ")[1].split("\n")[0] or "_relay_" in document:
+            continue
+        if "x-watchpost-processes:" in document:
+            head, _, tail = document.partition("x-watchpost-processes:")
+            document = head + tail[tail.index("falsepositives:"):]
+        document = document.replace("  filter_service_session:", "  service_session_kept:")
+        kept.append(document.replace("  filter_cloud_agent:", "  cloud_agent_kept:"))
+    return "\n---\n".join(kept)
+
+
+def test_traps_reach_the_burst_rules_without_their_defences(tmp_path: Path) -> None:
+    """The traps are hard: without the collector lineage, process identity, cloud-agent filter and
+    service-session grouping, the Windows traps raise bursts."""
+    import watchpost
+
+    rule = Path(watchpost.__file__).parent / "packs" / "t1049" / "burst" / "discovery_burst_windows.yml"
+    rules = tmp_path / "rules"
+    rules.mkdir()
+    stripped = strip_issue_15_defences(rule.read_text(encoding="utf-8"))
+    (rules / rule.name).write_text(stripped, encoding="utf-8")
+    folder = tmp_path / "sim"
+    simulate(resolve(["trap-azure-guest-agent", "trap-netsh-trace-stop"]), folder, background=0, seed=7)
+    alerts = hunt_alerts([folder / "windows"], [rules])
+    report = score_emulation(folder, alerts, read_labels(folder / "labels.csv"))
+    assert report.traps["trap-netsh-trace-stop"].alerts >= 1
+    assert report.traps["trap-azure-guest-agent"].alerts >= 1
 
 
 def test_no_alert_on_the_background_and_its_near_misses(report: EmulationReport) -> None:

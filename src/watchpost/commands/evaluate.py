@@ -94,6 +94,7 @@ def render(
         "",
     ]
     lines += scenario_table(emulation) + [""] + rule_table(emulation) + [""] + near_miss_table(emulation)
+    lines += ["", *trap_table(emulation)]
     if emulation.false_positives:
         lines += ["", "False positives:", ""]
         lines += [
@@ -145,6 +146,15 @@ def near_miss_table(report: EmulationReport) -> list[str]:
         rows.append(
             f"| {activity} | {report.near_misses[activity]} | {report.near_misses_alerted[activity]} |"
         )
+    return rows
+
+
+def trap_table(report: EmulationReport) -> list[str]:
+    rows = ["| benign trap | records | alerts covering it (false positives) |", "|---|---|---|"]
+    for name in sorted(report.traps):
+        trap = report.traps[name]
+        fired = ", ".join(f"{title} ({count})" for title, count in sorted(trap.rules.items()))
+        rows.append(f"| {name} | {trap.records} | {trap.alerts}{': ' + fired if fired else ''} |")
     return rows
 
 

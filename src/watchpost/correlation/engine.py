@@ -19,6 +19,7 @@ from datetime import datetime, timedelta
 from watchpost.alerts import Alert
 from watchpost.correlation.alerting import alert_of, occurrence_of
 from watchpost.correlation.occurrence import Occurrence, Parked, Recall, micros, moment
+from watchpost.correlation.processes import ProcessTable
 from watchpost.correlation.spec import CorrelationSpec, base_rule_ids, suppressed_rule_ids
 from watchpost.correlation.state import CorrelationState, Fired, Reporter
 from watchpost.matching.model import Match
@@ -34,6 +35,10 @@ EXPIRY_STEP = 1_000_000
 
 class CorrelationEngine:
     """Runs compiled correlations over a stream of detection matches."""
+
+    # an engine pickled before process tables existed restores without them (never mutated here)
+    processes: dict[str, ProcessTable] = {}  # noqa: RUF012
+    markers: dict[str, list[ProcessTable]] = {}  # noqa: RUF012
 
     def __init__(
         self,
@@ -55,6 +60,17 @@ class CorrelationEngine:
         for spec in self.specs:
             for slot, rule in enumerate(spec.rules):
                 self.consumers.setdefault(rule, []).append((self.states[spec.id], slot))
+        self.processes: dict[str, ProcessTable] = {}
+        """Per correlation with ``x-watchpost-processes``: processes behind its alerts and
+        collector lineages (`watchpost.correlation.processes`)."""
+        self.markers: dict[str, list[ProcessTable]] = {}
+        for spec in self.specs:
+            if spec.processes is not None:
+                pairs = zip(spec.rules, spec.value_sources, strict=False)
+                values = {rule: fields[0] for rule, fields in pairs if len(fields) == 1}
+                table = self.processes[spec.id] = ProcessTable(spec.processes, spec.timespan_us, values)
+                for rule in spec.processes.marker_rules:
+                    self.markers.setdefault(rule, []).append(table)
         hidden = suppressed_rule_ids((), self.specs)
         self.outputs = frozenset(spec.id for spec in self.specs if spec.id not in hidden)
         self.windowed = [state for state in self.states.values() if not state.spec.decided_on_arrival]
@@ -76,7 +92,7 @@ class CorrelationEngine:
 
     def feed(self, match: Match) -> list[Alert]:
         """Take one detection match; the alerts it (or the time it reveals) lets fire."""
-        if match.rule.id not in self.consumers:
+        if match.rule.id not in self.consumers and match.rule.id not in self.markers:
             return []
         occ = Occurrence.of_match(match, next(self._seq))
         out: list[Alert] = []
@@ -217,7 +233,13 @@ class CorrelationEngine:
         """Give ``occ`` to every correlation that references its rule; how many refused it."""
         horizon = self._horizon if self._horizon is not None else occ.ts
         refused = 0
+        for marking in self.markers.get(occ.rule_id, ()):
+            marking.observe_marker(occ.rule_id, occ.events[0], occ.ts)
         for state, slot in self.consumers.get(occ.rule_id, ()):
+            table = self.processes.get(state.spec.id)
+            if (table is not None and len(occ.events) == 1
+                    and not table.admits(occ.rule_id, occ.events[0], occ.ts)):
+                continue
             before = state.refused
             fired = state.insert(occ, slot, horizon)
             refused += state.refused - before
@@ -230,6 +252,9 @@ class CorrelationEngine:
             one = pending.popleft()
             alert = alert_of(one, self.recalled)
             self.stats["alerts"] += 1
+            table = self.processes.get(one.spec.id)
+            if table is not None:
+                table.alerted_on(zip(alert.events, alert.event_rules, strict=False), one.window_end)
             if one.spec.id in self.outputs:
                 out.append(alert)
             chained = occurrence_of(one, alert, next(self._seq))

@@ -20,6 +20,14 @@ from watchpost.correlation.conditions import (
     ConditionError,
     parse_condition,
 )
+from watchpost.correlation.processes import (
+    ATTRIBUTE as PROCESSES_ATTRIBUTE,
+)
+from watchpost.correlation.processes import (
+    ProcessSpec,
+    ProcessSpecError,
+    compile_process_spec,
+)
 from watchpost.rules.model import RuleMeta, RuleProblem
 
 EVENT_COUNT = "event_count"
@@ -85,6 +93,8 @@ class CorrelationSpec:
     value_sources: tuple[tuple[str, ...], ...] = ()
     percentile: float | None = None
     generate: bool = False
+    processes: ProcessSpec | None = None
+    """``x-watchpost-processes``: process identity and collector lineage (`processes`)."""
 
     @property
     def id(self) -> str:
@@ -112,6 +122,7 @@ class RawCorrelation:
     timespan_seconds: int
     condition: Mapping[str, Any]
     generate: bool
+    processes: Any = None
 
 
 def read_correlation(rule: Any, path: Path) -> RawCorrelation:
@@ -143,6 +154,7 @@ def read_correlation(rule: Any, path: Path) -> RawCorrelation:
         timespan_seconds=int(rule.timespan.seconds),
         condition=mapping,
         generate=bool(rule.generate),
+        processes=rule.custom_attributes.get(PROCESSES_ATTRIBUTE),
     )
 
 
@@ -196,7 +208,7 @@ def compile_raw(
             continue
         try:
             built[raw_id] = build_spec(raw, names)
-        except RULE_ERRORS as error:
+        except (*RULE_ERRORS, ProcessSpecError) as error:
             failed.add(raw_id)
             problems.append(RuleProblem(raw.meta.path, raw.meta.title, str(error)))
     return list(built.values()), problems
@@ -282,6 +294,7 @@ def build_spec(raw: RawCorrelation, names: Mapping[str, str]) -> CorrelationSpec
         value_sources=value_sources,
         percentile=percentile,
         generate=raw.generate,
+        processes=compile_process_spec(raw.processes, names, rules),
     )
 
 
@@ -345,6 +358,8 @@ def suppressed_rule_ids(detections: Iterable[RuleMeta], specs: Iterable[Correlat
     generated: set[str] = set()
     for spec in spec_list:
         referenced.update(spec.rules)
+        if spec.processes is not None:
+            referenced.update(spec.processes.marker_rules)
         if spec.generate:
             generated.update(spec.rules)
     return frozenset((referenced - generated) & candidates)
@@ -354,4 +369,8 @@ def base_rule_ids(specs: Iterable[CorrelationSpec]) -> frozenset[str]:
     """Ids of the detection rules whose matches the correlations consume (feed these)."""
     spec_list = list(specs)
     correlation_ids = {spec.id for spec in spec_list}
-    return frozenset(rule for spec in spec_list for rule in spec.rules if rule not in correlation_ids)
+    found = {rule for spec in spec_list for rule in spec.rules if rule not in correlation_ids}
+    for spec in spec_list:
+        if spec.processes is not None:
+            found.update(spec.processes.marker_rules)
+    return frozenset(found)

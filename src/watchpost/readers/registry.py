@@ -35,6 +35,7 @@ from watchpost.problems import ProblemLog
 from watchpost.readers.archive import ARCHIVE_ERRORS, iter_sources
 from watchpost.readers.auditd import AuditdReader
 from watchpost.readers.azure import AzureActivityReader
+from watchpost.readers.azure_log_analytics import AzureLogAnalyticsReader
 from watchpost.readers.base import Reader, Source
 from watchpost.readers.cloudtrail import CloudTrailReader
 from watchpost.readers.eslogger import EsloggerReader
@@ -51,6 +52,7 @@ READERS: list[Reader] = [
     EvtxReader(),
     CloudTrailReader(),  # before Azure/GCP/eslogger: eventSource + eventName decide
     GcpAuditReader(),
+    AzureLogAnalyticsReader(),  # Linux records in a Log Analytics Syslog/RawData column
     AzureActivityReader(),
     EsloggerReader(),
     SysmonLinuxReader(),  # before auditd: a syslog file may carry both, Sysmon's XML is the stronger mark

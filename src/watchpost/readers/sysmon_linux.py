@@ -30,6 +30,8 @@ from datetime import datetime
 from typing import Any
 from xml.etree.ElementTree import ParseError, fromstring
 
+import re2
+
 from watchpost.events import EPOCH, Event, LogsourceHint, Origin
 from watchpost.problems import ProblemLog
 from watchpost.readers.base import Source
@@ -51,6 +53,9 @@ CATEGORIES: dict[int, str] = {
 _START = "<Event"
 _END = "</Event>"
 _FORBIDDEN = ("<!DOCTYPE", "<!ENTITY")
+_UNTERMINATED_ENTITY = re2.compile(r"&(lt|gt|amp|quot|apos)([^;])")
+"""Sysmon for Linux writes ``&lt unknown process&gt `` (no semicolons) for an image it cannot
+name; read as ``<unknown process>`` rather than losing the event."""
 _SNIFF_MARKERS = ('Provider Name="Linux-Sysmon"', "<Channel>Linux-Sysmon/Operational</Channel>")
 
 
@@ -91,6 +96,8 @@ class SysmonLinuxReader:
             problems.add("read", origin.path, place, "Sysmon event without </Event> (cut line?)")
             return None
         xml = xml[: end + len(_END)]
+        if "&" in xml:
+            xml = _UNTERMINATED_ENTITY.sub(r"&\1;\2", xml)
         try:
             root = fromstring(xml)
         except ParseError as error:

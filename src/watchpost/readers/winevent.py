@@ -26,7 +26,11 @@ so every Windows reader names fields the same way:
     is also set when exactly one leaf in the ``UserData`` has it and no other field uses it.
     Attributes of nested elements are ``<path>_<Attribute>``; ``xmlns`` attributes are dropped.
     Repeated elements with the same path become a list. A member whose name is already taken is
-    kept as ``UserData.<path>``.
+    kept as ``UserData.<path>``; so is a member named like a ``System`` field (``Channel``,
+    ``Computer``...) even when the System block lacks it: ``Channel`` is always the log the event
+    is in, and the 104 "log cleared" event's ``LogFileCleared/Channel`` (the log that was cleared)
+    is ``UserData.Channel``, which the Windows ``service: system`` pipeline gives the rules'
+    detections as ``Channel`` (rules/pipelines/windows_services.py; docs/rule-pack.md).
 ``RenderingInfo``
     Only its ``Message`` is kept, as ``Message``.
 """
@@ -54,6 +58,12 @@ SYSTEM_INTEGER_FIELDS = (
 """System fields that are numbers; readers of text formats turn them into ints when numeric."""
 
 Fields = dict[str, FieldValue]
+
+SYSTEM_FIELD_NAMES = frozenset(
+    {"Channel", "Computer", "EventID", "Level", "Task", "Opcode", "Keywords", "Version", "EventRecordID",
+     "Provider_Name", "Provider_Guid", "Execution_ProcessID", "Execution_ThreadID", "Security_UserID"}
+)
+"""System field names a ``UserData`` member never takes (it becomes ``UserData.<name>``)."""
 
 
 def flatten_windows_event(event: dict[str, Any]) -> tuple[Fields, str | None]:
@@ -275,10 +285,14 @@ def _flatten_user_data(data: Any, fields: Fields) -> None:
         leaf = path.rpartition(".")[2]
         paths_by_leaf[leaf] = paths_by_leaf.get(leaf, 0) + 1
     for path, value in merged.items():
-        _put_member(fields, "UserData", path, value)
+        if path in SYSTEM_FIELD_NAMES:
+            fields[f"UserData.{path}"] = value
+        else:
+            _put_member(fields, "UserData", path, value)
     for path, value in merged.items():
         leaf = path.rpartition(".")[2]
-        if leaf != path and paths_by_leaf[leaf] == 1 and leaf not in fields:
+        if (leaf != path and paths_by_leaf[leaf] == 1 and leaf not in fields
+                and leaf not in SYSTEM_FIELD_NAMES):
             fields[leaf] = value
 
 

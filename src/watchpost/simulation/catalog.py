@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from watchpost.simulation import scenarios_traps as traps
 from watchpost.simulation import scenarios_unix_cloud as unix_cloud
 from watchpost.simulation import scenarios_windows as windows
 from watchpost.simulation.records import Record
@@ -144,6 +145,34 @@ SCENARIOS: tuple[Scenario, ...] = (
         "gcloud: networks, subnets, routes, firewall rules, routers",
         unix_cloud.cloud_gcp_network_mapping,
     ),
+    Scenario(
+        "trap-azure-guest-agent",
+        "windows-workstation",
+        "benign trap (issue #15)",
+        "Azure guest agent (SYSTEM): ipconfig /all, route print, arp -a, directly and via cmd /c",
+        traps.azure_guest_agent,
+    ),
+    Scenario(
+        "trap-netsh-trace-stop",
+        "windows-workstation",
+        "benign trap (issue #15)",
+        "netsh trace stop (by alice, then by NetworkWatcherAgent) running gatherNetworkInfo.vbs",
+        traps.netsh_trace_stop,
+    ),
+    Scenario(
+        "trap-linux-diagnostics",
+        "linux",
+        "benign trap (issue #15)",
+        "sosreport --batch (netstat, ss, lsof, who, ip...) and the Azure Linux agent probing the network",
+        traps.linux_diagnostics,
+    ),
+    Scenario(
+        "trap-macos-sysdiagnose",
+        "macos",
+        "benign trap (issue #15)",
+        "sysdiagnose collecting netstat, lsof, ifconfig, scutil, who",
+        traps.macos_sysdiagnose,
+    ),
 )
 BY_NAME = {scenario.name: scenario for scenario in SCENARIOS}
 GROUPS = {
@@ -152,6 +181,7 @@ GROUPS = {
     "atomic": [s.name for s in SCENARIOS if s.name.startswith("atomic-")],
     "burst": [s.name for s in SCENARIOS if s.name.startswith("burst-")],
     "cloud": [s.name for s in SCENARIOS if s.name.startswith("cloud-")],
+    "trap": [s.name for s in SCENARIOS if s.name.startswith("trap-")],
 }
 
 

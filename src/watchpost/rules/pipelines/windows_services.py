@@ -15,6 +15,13 @@ also holds the channel Windows writes:
   events; ``ldap_debug`` and ``microsoft-servicebus-client`` are legacy names still in rules.
 
 Channel values compare case-insensitively (Sigma string equality), so ``security`` matches too.
+
+**Which ``Channel`` a detection reads (docs/rule-pack.md, "UserData and the System 104 Channel").**
+The pipeline's own condition reads the System ``Channel`` (the log the event is in). In the
+detection of a ``service: system`` rule, ``Channel`` is the channel the event is *about*: the log
+an Eventlog 104 says was cleared, ``UserData/LogFileCleared/Channel`` (the reader keeps it as
+``UserData.Channel``). The only SigmaHQ rules that name ``Channel`` in a detection are the two 104
+rules, and both list cleared logs; with the System value their lists could never hold.
 """
 
 from __future__ import annotations
@@ -22,7 +29,8 @@ from __future__ import annotations
 from functools import cache
 from types import MappingProxyType
 
-from sigma.processing.pipeline import ProcessingPipeline
+from sigma.processing.pipeline import ProcessingItem, ProcessingPipeline
+from sigma.processing.transformations import FieldMappingTransformation
 
 from watchpost.rules.pipelines.items import WindowsLogsource, add_condition_item
 
@@ -110,6 +118,11 @@ WINDOWS_SERVICE_CHANNELS: MappingProxyType[str, tuple[str, ...]] = MappingProxyT
 )
 
 
+CHANNEL_SUBJECT_SERVICES = frozenset({"system"})
+"""Services whose rules' detections read ``Channel`` as the channel the event is about."""
+USER_DATA_CHANNEL = "UserData.Channel"
+
+
 def channel_condition(channels: tuple[str, ...]) -> str | list[str]:
     """A Channel value for `add_condition_item`: the name, or the list of alternatives."""
     return channels[0] if len(channels) == 1 else list(channels)
@@ -123,9 +136,17 @@ def service_pipeline(service: str) -> ProcessingPipeline:
     """
     channels = WINDOWS_SERVICE_CHANNELS[service]
     logsource = WindowsLogsource(service=service)
+    subject: list[ProcessingItem] = []
+    if service in CHANNEL_SUBJECT_SERVICES:
+        subject.append(ProcessingItem(  # before the condition below, which must keep reading Channel
+            identifier=f"windows_service_{service}_channel_subject",
+            transformation=FieldMappingTransformation({"Channel": USER_DATA_CHANNEL}),
+            rule_conditions=[logsource.condition()],
+        ))
     return ProcessingPipeline(
         name=f"Windows service {service} -> Channel",
         items=[
+            *subject,
             add_condition_item(
                 f"windows_service_{service}_channel",
                 logsource,
