@@ -106,3 +106,14 @@ def test_jobs_count_alerts_found_as_sources_finish() -> None:
     detections = [alert for alert in alerts if alert.rule.kind == "detection"]
     assert len(detections) == 3 and len(alerts) == 9
     assert engine.stats.found == len(detections)
+
+
+def test_a_terminal_is_told_while_rules_load_and_the_summary_gives_the_load_time(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("WATCHPOST_RULE_CACHE", "0")  # a cold start: the rules are compiled
+    rules = PROJECT.parent / "shared" / "sigma" / "rules" / "windows" / "network_connection"
+    _, err = hunt_with_terminal_stderr(*LOGS, "-f", "jsonl", "--rules", str(rules))
+    assert "compiling rules" in err or "reading rule files" in err
+    assert err.index("rules") < err.index("read 3 inputs")
+    summary = err[err.index("rules: "):].splitlines()[0]
+    assert summary.startswith("rules: ") and " ran (" in summary and "loaded in " in summary
