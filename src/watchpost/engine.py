@@ -17,6 +17,8 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from watchpost.alert_context import AlertContext
+from watchpost.alert_merging import AlertMerging, MergeSettings
 from watchpost.alerts import Alert
 from watchpost.events import Event
 from watchpost.matching.model import Match
@@ -50,6 +52,10 @@ class HuntOptions:
     max_groups: int = 100_000
     jobs: int = 1
     """Worker processes matching sources in parallel (several files); alerts do not depend on it."""
+    host: str | None = None
+    """The host of alerts whose events name none (`watchpost.alert_context`)."""
+    merging: MergeSettings = field(default_factory=MergeSettings)
+    """One alert per activity, exact repeats (`watchpost.alert_merging`)."""
 
 
 @dataclass
@@ -90,10 +96,17 @@ class Hunt:
         self.stats = HuntStats()
         rule_paths = list(self.options.rules) or [bundled_pack()]
         self.ruleset: RuleSet = load_ruleset(rule_paths, placeholders=self.options.placeholders)
+        self.context = AlertContext(rule_paths, self.options.host)
+        self.merging = AlertMerging(self.options.merging)
         for problem in self.ruleset.problems:
             self.problems.add("rule", problem.path, problem.rule, problem.reason)
 
     def run(self, paths: Sequence[Path | str]) -> Iterator[Alert]:
+        """`_found`'s alerts with their context set, one per activity, filtered and counted."""
+        for alert in self.merging.alerts(self.context.alerts(self._found(paths))):
+            yield from self._keep(alert)
+
+    def _found(self, paths: Sequence[Path | str]) -> Iterator[Alert]:
         """Alerts from ``paths`` (files, directories, archives, ``-``), output rules only.
 
         One source is matched as it is read. Several sources are matched one by one (or by
@@ -119,17 +132,15 @@ class Hunt:
                 found = merged_matches(self._outcomes(matcher, sources), spill_dir)
             for position, event in found:
                 yield from self._alerts(position, event, correlation)
-        for alert in correlation.flush():
-            yield from self._keep(alert)
+        yield from correlation.flush()
 
     def _alerts(self, position: int, event: Event, correlation: CorrelationEngine) -> Iterator[Alert]:
         ruleset = self.ruleset
         rule = ruleset.detections[position]
         if rule.meta.id not in ruleset.hidden:
-            yield from self._keep(Alert(rule.meta, event.timestamp, (event,), (rule.meta.id,)))
+            yield Alert(rule.meta, event.timestamp, (event,), (rule.meta.id,))
         if rule.meta.id in ruleset.correlated_ids:
-            for alert in correlation.feed(Match(rule.meta, event)):
-                yield from self._keep(alert)
+            yield from correlation.feed(Match(rule.meta, event))
 
     def _streamed(self, matcher: SourceMatcher, source: Source) -> Iterator[tuple[int, Event]]:
         """The kept matches of one source as it is read (nothing held back)."""

@@ -1,0 +1,156 @@
+"""One alert per activity: a stage between the alerts a hunt makes and its sinks.
+
+- **Same process, several logs.** Security 4688 and Sysmon 1 (or any two logs) often record the
+  same process start, and a process_creation rule matches both: two alerts, one activity. Alerts
+  of the same detection rule, on the same host, for the same process id (compared as numbers:
+  ``0x6cb0`` is 27824) and the same image, from *different* logs, within ``window`` of each other,
+  become one alert carrying both events (``extra.merged``: how many alerts it stands for).
+- **Exact repeats** (``drop_repeats``, Hayabusa's ``-X``): an alert of the same rule over events
+  with the same times and the same fields as one already given, within ``window`` (the same log
+  collected twice, overlapping exports), is dropped and counted.
+
+The hunt gives alerts in time order, so the stage holds an alert only ``window`` past its time
+(and at most ``max_held`` alerts): memory stays bounded whatever the length of the hunt, and the
+output stays in time order.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections import deque
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field, replace
+from datetime import datetime, timedelta
+
+import orjson
+
+from watchpost.alerts import Alert, event_facts
+from watchpost.event_context import event_channel
+
+ActivityKey = tuple[str, str | None, int, str]
+
+
+@dataclass(frozen=True)
+class MergeSettings:
+    merge_sources: bool = True
+    drop_repeats: bool = False
+    window: timedelta = timedelta(seconds=2)
+    max_held: int = 10_000
+
+
+@dataclass
+class MergeCounts:
+    merged: int = 0
+    """Alerts folded into another alert of the same activity."""
+    repeats: int = 0
+    """Exact repeats dropped."""
+
+
+@dataclass
+class Held:
+    alert: Alert
+    channels: set[str] = field(default_factory=set)
+    key: ActivityKey | None = None
+
+
+def activity_key(alert: Alert) -> ActivityKey | None:
+    """(rule, host, process id as a number, image name) of a one-event process alert, else None."""
+    if alert.correlation is not None or len(alert.events) != 1:
+        return None
+    facts = event_facts(alert.events[0])
+    pid, image = facts.get("process_id"), facts.get("process")
+    if not isinstance(pid, int) or not image:
+        return None
+    name = str(image).replace("\\", "/").rpartition("/")[2].lower()
+    return alert.rule.id, facts.get("host"), pid, name
+
+
+def repeat_digest(alert: Alert) -> bytes:
+    """The same for alerts of one rule over events of equal times and fields (origins aside)."""
+    digest = hashlib.sha256(alert.rule.id.encode())
+    for event in alert.events:
+        digest.update(b"\0" + event.timestamp.isoformat().encode() + b"\0")
+        digest.update(orjson.dumps(event.fields, default=str,
+                                   option=orjson.OPT_SORT_KEYS | orjson.OPT_NON_STR_KEYS))
+    return digest.digest()
+
+
+def merged(into: Alert, other: Alert) -> Alert:
+    """``into`` carrying the events of ``other`` as well, in time order."""
+    pairs = sorted(zip(into.events + other.events, into.event_rules + other.event_rules, strict=True),
+                   key=lambda pair: pair[0].timestamp)
+    extra = dict(into.extra)
+    extra["merged"] = int(extra.get("merged", 1)) + 1
+    return replace(into, timestamp=pairs[0][0].timestamp, events=tuple(e for e, _ in pairs),
+                   event_rules=tuple(r for _, r in pairs), extra=extra)
+
+
+class AlertMerging:
+    """The stage: ``alerts(stream)`` yields the stream with activities merged and repeats dropped."""
+
+    def __init__(self, settings: MergeSettings | None = None) -> None:
+        self.settings = settings or MergeSettings()
+        self.counts = MergeCounts()
+        self._held: deque[Held] = deque()
+        self._by_key: dict[ActivityKey, Held] = {}
+        self._seen: deque[tuple[datetime, bytes]] = deque()
+        self._seen_set: set[bytes] = set()
+
+    def alerts(self, alerts: Iterable[Alert]) -> Iterator[Alert]:
+        settings = self.settings
+        if not settings.merge_sources and not settings.drop_repeats:
+            yield from alerts
+            return
+        latest: datetime | None = None
+        for alert in alerts:
+            latest = alert.timestamp if latest is None else max(latest, alert.timestamp)
+            if settings.drop_repeats and self._is_repeat(alert, latest):
+                continue
+            if not self._merge(alert):
+                self._hold(alert)
+            yield from self._release(latest - settings.window)
+        yield from self._release(None)
+
+    def _is_repeat(self, alert: Alert, latest: datetime) -> bool:
+        horizon = latest - self.settings.window
+        while self._seen and (self._seen[0][0] < horizon or len(self._seen) > self.settings.max_held):
+            self._seen_set.discard(self._seen.popleft()[1])
+        digest = repeat_digest(alert)
+        if digest in self._seen_set:
+            self.counts.repeats += 1
+            return True
+        self._seen.append((alert.timestamp, digest))
+        self._seen_set.add(digest)
+        return False
+
+    def _merge(self, alert: Alert) -> bool:
+        if not self.settings.merge_sources:
+            return False
+        key = activity_key(alert)
+        held = self._by_key.get(key) if key is not None else None
+        if held is None:
+            return False
+        channel = event_channel(alert.events[0])
+        if channel in held.channels or abs(alert.timestamp - held.alert.timestamp) > self.settings.window:
+            return False
+        held.alert = merged(held.alert, alert)
+        held.channels.add(channel)
+        self.counts.merged += 1
+        return True
+
+    def _hold(self, alert: Alert) -> None:
+        key = activity_key(alert) if self.settings.merge_sources else None
+        held = Held(alert, {event_channel(e) for e in alert.events}, key)
+        self._held.append(held)
+        if key is not None:
+            self._by_key[key] = held
+
+    def _release(self, before: datetime | None) -> Iterator[Alert]:
+        """Give the held alerts older than ``before`` (all with None, the oldest over the cap)."""
+        held = self._held
+        while held and (before is None or held[0].alert.timestamp < before
+                        or len(held) > self.settings.max_held):
+            first = held.popleft()
+            if first.key is not None and self._by_key.get(first.key) is first:
+                del self._by_key[first.key]
+            yield first.alert
