@@ -130,3 +130,23 @@ def test_rule_paths_are_relative_to_the_rule_folder_given(tmp_path: Path,
         assert str(tmp_path) not in text and str(Path.home()) not in text.replace(str(PROJECT), ""), name
     rows = list(csv.DictReader(io.StringIO((out_dir / "alerts.csv").read_text(encoding="utf-8"))))
     assert {row["rule_path"] for row in rows} == paths
+
+
+def test_alerts_with_their_context_validate_against_the_schema() -> None:
+    import jsonschema
+
+    schema = json.loads((PROJECT / "docs" / "alert.schema.json").read_text(encoding="utf-8"))
+    found = alerts_of(str(EXAMPLES))
+    kinds = set()
+    for alert in found:
+        jsonschema.validate(alert, schema)
+        kinds |= {key for key in ("commands", "account") if key in alert["summary"]}  # type: ignore[operator]
+        kinds |= {"merged"} if "merged" in alert["extra"] else set()  # type: ignore[operator]
+        kinds |= {"values"} if alert["correlation"] and alert["correlation"]["values"] else set()  # type: ignore[index]
+    assert kinds == {"commands", "account", "merged", "values"}
+    broken = dict(found[0], summary={"commands": ["only one"]})
+    try:
+        jsonschema.validate(broken, schema)
+    except jsonschema.ValidationError:
+        return
+    raise AssertionError("a one-command list must not validate")
