@@ -28,7 +28,7 @@ from watchpost.commands.event_scan import (
 )
 from watchpost.commands.row_output import ROW_FORMATS, RowWriter
 from watchpost.event_context import event_channel, event_code, event_host
-from watchpost.sinks.display_time import format_iso_time
+from watchpost.sinks.display_time import format_display_time, format_iso_time
 
 HELP_SETTINGS = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
 DIMENSIONS = ("channel", "host", "time")
@@ -82,8 +82,11 @@ def percent(count: int, total: int) -> str:
     return f"{100 * count / total:.1f}" if total else "0.0"
 
 
-def metric_rows(dimension: str, tally: Tally, total: int, tz: tzinfo) -> list[dict[str, Any]]:
-    """Rows of one dimension: most events first (time buckets in time order)."""
+def metric_rows(dimension: str, tally: Tally, total: int, tz: tzinfo,
+                table: bool = False) -> list[dict[str, Any]]:
+    """Rows of one dimension: most events first (time buckets in time order); times in ISO 8601,
+    or as `hunt`'s table shows them for the table."""
+    shown = format_display_time if table else format_iso_time
     keys = sorted(tally.counts) if dimension == "time" else [k for k, _ in tally.counts.most_common()]
     rows = []
     for key in keys:
@@ -96,8 +99,8 @@ def metric_rows(dimension: str, tally: Tally, total: int, tz: tzinfo) -> list[di
         else:
             row["bucket"] = key[0]
         if dimension != "time":
-            row["first"] = format_iso_time(tally.first[key], tz)
-            row["last"] = format_iso_time(tally.last[key], tz)
+            row["first"] = shown(tally.first[key], tz)
+            row["last"] = shown(tally.last[key], tz)
         rows.append(row)
     return rows
 
@@ -145,7 +148,7 @@ def write_metrics(output_format: str, output: Path | None, tallies: dict[str, Ta
             for dimension, tally in tallies.items():
                 title = TITLES[dimension].format(bucket=bucket) + f"  ({total} events)"
                 writer = RowWriter("table", stream, TABLE_COLUMNS[dimension], title)
-                for row in metric_rows(dimension, tally, total, tz):
+                for row in metric_rows(dimension, tally, total, tz, table=True):
                     writer.write(row)
                 writer.close(empty=f"{TITLES[dimension].format(bucket=bucket)}: no events.")
         else:

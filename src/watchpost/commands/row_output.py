@@ -22,6 +22,8 @@ from watchpost.sinks.terminal_text import sanitise_terminal
 
 ROW_FORMATS = ("table", "jsonl", "csv")
 CELL_LIMIT = 300
+UNBROKEN = frozenset({"timestamp", "first", "last", "bucket"})
+"""Columns kept on one line (times)."""
 
 
 def csv_text(value: Any) -> str:
@@ -93,9 +95,9 @@ def print_table(stream: IO[str], title: str, columns: Sequence[str], rows: list[
                   title_justify="left", show_lines=multi_line)
     for column in columns:
         if column in ("count", "percent"):
-            table.add_column(column, overflow="fold", justify="right")
+            table.add_column(column, no_wrap=True, justify="right")
         else:
-            table.add_column(column, overflow="fold")
+            table.add_column(column, overflow="fold", no_wrap=column in UNBROKEN)
     for row in ordered:
         table.add_row(*(Text(table_text(row.get(column))) for column in columns))
     console.print(table)

@@ -28,11 +28,13 @@ from watchpost.commands.event_scan import (
 from watchpost.commands.row_output import ROW_FORMATS, RowWriter
 from watchpost.event_context import event_channel, event_code, event_host
 from watchpost.events import Event, FieldValue
+from watchpost.sinks.terminal_text import shorten
 
 HELP_SETTINGS = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
 SEARCH_COLUMNS = ("timestamp", "host", "channel", "event_id", "record", "matched", "fields")
 TABLE_COLUMNS = ("timestamp", "host", "channel", "event_id", "record", "matched")
 MATCH_SHOWN = 200
+TABLE_MATCH_SHOWN = 60
 
 
 @dataclass(frozen=True)
@@ -127,18 +129,23 @@ def field_equals(text: str, test: FieldTest, case_sensitive: bool) -> bool:
     return (text if case_sensitive else text.lower()) == test.value
 
 
-def search_row(event: Event, hits: list[str], tz: Any) -> dict[str, Any]:
-    """One result: when, where, which log and record, which fields matched, all fields."""
-    from watchpost.sinks.display_time import format_iso_time
+def search_row(event: Event, hits: list[str], tz: Any, table: bool = False) -> dict[str, Any]:
+    """One result: when, where, which log and record, which fields matched, all fields.
+
+    For the table, times are shown as in `hunt`'s table and matched values are shorter.
+    """
+    from watchpost.sinks.display_time import format_display_time, format_iso_time
 
     fields = event.fields
+    shown = TABLE_MATCH_SHOWN if table else MATCH_SHOWN
+    when = format_display_time(event.timestamp, tz) if table else format_iso_time(event.timestamp, tz)
     return {
-        "timestamp": format_iso_time(event.timestamp, tz),
+        "timestamp": when,
         "host": event_host(event) or "",
         "channel": event_channel(event),
         "event_id": event_code(event),
         "record": event.origin.describe(),
-        "matched": [f"{name}={' | '.join(value_texts(fields[name]))[:MATCH_SHOWN]}" for name in hits],
+        "matched": [f"{name}={shorten(' | '.join(value_texts(fields[name])), shown)}" for name in hits],
         "fields": fields,
         "_sort": event.timestamp,
     }
@@ -179,7 +186,7 @@ def search(inputs: tuple[str, ...], input_format: str | None, since: str | None,
         for event in scan_events(settings, stats):
             hits = matched_fields(event, terms)
             if hits is not None:
-                writer.write(search_row(event, hits, settings.tz))
+                writer.write(search_row(event, hits, settings.tz, output_format == "table"))
                 if limit is not None and writer.count >= limit:
                     break
     finally:
