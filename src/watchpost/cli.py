@@ -175,8 +175,9 @@ def run_hunt(engine: Hunt, paths: list[str], output_format: str, output: Path | 
 
     err = click.get_text_stream("stderr")
     stream: IO[Any] = open_output(output, output_format)
+    chosen = analyst or AnalystChoices()
     sink = open_hunt_sink(output_format, stream, tz, lambda: run_info(engine, paths),
-                          describe_hunt(engine), analyst and analyst.output_dir, analyst and analyst.formats)
+                          describe_hunt(engine), chosen.output_dir, chosen.formats)
     streams_to_terminal = (output is None and output_format in STREAMING_FORMATS
                            and is_terminal(sys.stdout))
     try:

@@ -85,6 +85,9 @@ def test_exact_repeats_are_dropped_with_x(tmp_path: Path) -> None:
     assert [(a["rule"]["id"], a["timestamp"]) for a in deduplicated] == [  # type: ignore[index]
         (a["rule"]["id"], a["timestamp"]) for a in once]  # type: ignore[index]
     assert alerts_of(str(SERVER), str(copy), "--remove-duplicates") == deduplicated
+    result = CliRunner().invoke(main, ["hunt", str(SERVER), str(copy), "-X", "-f", "jsonl"])
+    removed = len(twice) - len(deduplicated)
+    assert f"{removed} exact repeats removed (-X)" in result.stderr  # counted, never silently dropped
 
 
 RULE = RuleMeta(id="rule-1", title="netstat", level="low", path="r.yml")

@@ -45,6 +45,12 @@ def test_output_dir_writes_each_format_as_its_own_format_option_would(tmp_path: 
         "alerts.sarif", "alerts.timesketch.csv"]
     code, _, err = hunt(str(WINDOWS), "--output-dir", str(folder), "--formats", "html,pdf")
     assert code == 2 and "pdf" in err
+    blocked = tmp_path / "a-file"
+    blocked.write_text("")
+    code, _, err = hunt(str(WINDOWS), "--output-dir", str(blocked / "sub"))
+    assert code == 2 and "cannot create" in err and "Traceback" not in err
+    code, _, err = hunt(str(WINDOWS), "--output-dir", str(folder), "--output", str(tmp_path / "x.csv"))
+    assert code == 2 and "not both" in err
 
 
 def test_timesketch_profile_has_datetime_message_and_timestamp_desc() -> None:

@@ -33,7 +33,22 @@ class AnalystChoices:
         merging = MergeSettings(merge_sources=not choices.get("no_merge", False),
                                 drop_repeats=bool(choices.get("remove_duplicates", False)))
         formats = parse_formats(choices.get("dir_formats"))
-        return cls(choices.get("assumed_host"), merging, choices.get("output_dir"), formats)
+        output_dir = choices.get("output_dir")
+        if output_dir is not None:
+            prepare_output_dir(output_dir)
+        return cls(choices.get("assumed_host"), merging, output_dir, formats)
+
+
+def prepare_output_dir(folder: Path) -> None:
+    """Create ``folder``; a folder that cannot be made, or --output given too, is a usage error."""
+    context = click.get_current_context(silent=True)
+    if context is not None and context.params.get("output") is not None:
+        raise click.BadParameter("give --output or --output-dir, not both", param_hint="--output-dir")
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as error:
+        raise click.BadParameter(f"cannot create {folder}: {error.strerror}",
+                                 param_hint="--output-dir") from error
 
 
 def parse_formats(value: str | None) -> tuple[str, ...]:
