@@ -13,6 +13,7 @@ from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 
 from watchpost.alerts import Alert
+from watchpost.rules.model import RuleMeta
 
 
 class AlertContext:
@@ -22,6 +23,7 @@ class AlertContext:
         self._roots = [root.resolve() for root in rule_roots]
         self._assumed_host = assumed_host or None
         self._shown: dict[str, str] = {}
+        self._metas: dict[int, tuple[RuleMeta, RuleMeta]] = {}  # id(rule) -> (rule, as shown)
 
     def shown_path(self, path: str) -> str:
         """``path`` relative to the root that holds it; a path outside every root keeps its name."""
@@ -30,12 +32,20 @@ class AlertContext:
             shown = self._shown[path] = relative_rule_path(Path(path), self._roots)
         return shown
 
+    def shown_rule(self, rule: RuleMeta) -> RuleMeta:
+        """``rule`` with its path as shown, made once per rule."""
+        known = self._metas.get(id(rule))
+        if known is None or known[0] is not rule:
+            shown = self.shown_path(rule.path)
+            known = self._metas[id(rule)] = (
+                rule, rule if shown == rule.path else dataclasses.replace(rule, path=shown))
+        return known[1]
+
     def apply(self, alert: Alert) -> Alert:
-        rule = alert.rule
-        shown = self.shown_path(rule.path)
+        rule = self.shown_rule(alert.rule)
         changes: dict[str, object] = {}
-        if shown != rule.path:
-            changes["rule"] = dataclasses.replace(rule, path=shown)
+        if rule is not alert.rule:
+            changes["rule"] = rule
         if self._assumed_host and alert.assumed_host is None:
             changes["assumed_host"] = self._assumed_host
         return dataclasses.replace(alert, **changes) if changes else alert  # type: ignore[arg-type]

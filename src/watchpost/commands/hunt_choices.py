@@ -95,7 +95,17 @@ def describe_hunt(engine: Any) -> Any:
 
     from watchpost.sinks.report_context import HuntDescription, RuleRun
 
-    context = click.get_current_context()
+    context = click.get_current_context(silent=True)
+    words, given = given_options(context) if context is not None else ([], [])
+    ruleset, shown_path = engine.ruleset, engine.context.shown_path
+    metas = [r.meta for r in ruleset.detections if r.meta.id not in ruleset.hidden]
+    metas += [c.meta for c in ruleset.correlations]
+    rules = tuple(RuleRun(m.id, m.title, m.level, m.kind, shown_path(m.path)) for m in metas)
+    return HuntDescription(shlex.join(words), tuple(given), rules)
+
+
+def given_options(context: click.Context) -> tuple[list[str], list[tuple[str, str]]]:
+    """The command line of ``context`` (options given, then inputs) and each option given."""
     given: list[tuple[str, str]] = []
     words = ["watchpost", context.info_name or "hunt"]
     for param in context.command.params:
@@ -108,8 +118,4 @@ def describe_hunt(engine: Any) -> Any:
             given.append((flag, shown))
             words += [flag, shown] if shown else [flag]
     words += [str(item) for item in context.params.get("inputs", ())]
-    ruleset, shown_path = engine.ruleset, engine.context.shown_path
-    metas = [r.meta for r in ruleset.detections if r.meta.id not in ruleset.hidden]
-    metas += [c.meta for c in ruleset.correlations]
-    rules = tuple(RuleRun(m.id, m.title, m.level, m.kind, shown_path(m.path)) for m in metas)
-    return HuntDescription(shlex.join(words), tuple(given), rules)
+    return words, given
