@@ -101,13 +101,16 @@ class AlertMerging:
         if not settings.merge_sources and not settings.drop_repeats:
             yield from alerts
             return
+        self._seen.clear()  # repeats are looked for within one run
+        self._seen_set.clear()
         latest: datetime | None = None
         for alert in alerts:
             latest = alert.timestamp if latest is None else max(latest, alert.timestamp)
             if settings.drop_repeats and self._is_repeat(alert, latest):
                 continue
-            if not self._merge(alert):
-                self._hold(alert)
+            key = activity_key(alert) if settings.merge_sources else None
+            if not self._merge(alert, key):
+                self._hold(alert, key)
             yield from self._release(latest - settings.window)
         yield from self._release(None)
 
@@ -123,10 +126,7 @@ class AlertMerging:
         self._seen_set.add(digest)
         return False
 
-    def _merge(self, alert: Alert) -> bool:
-        if not self.settings.merge_sources:
-            return False
-        key = activity_key(alert)
+    def _merge(self, alert: Alert, key: ActivityKey | None) -> bool:
         held = self._by_key.get(key) if key is not None else None
         if held is None:
             return False
@@ -138,8 +138,7 @@ class AlertMerging:
         self.counts.merged += 1
         return True
 
-    def _hold(self, alert: Alert) -> None:
-        key = activity_key(alert) if self.settings.merge_sources else None
+    def _hold(self, alert: Alert, key: ActivityKey | None) -> None:
         held = Held(alert, {event_channel(e) for e in alert.events}, key)
         self._held.append(held)
         if key is not None:
