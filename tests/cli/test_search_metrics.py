@@ -171,3 +171,11 @@ def test_metrics_over_the_examples_match_an_independent_count() -> None:
     _, table, _ = run("metrics", str(EXAMPLES))
     for title in ("Events per channel and event id", "Events per host", "Events per 1h"):
         assert title in table
+
+
+def test_search_reads_standard_input_and_stops_at_the_limit(nxlog: Path) -> None:
+    arguments = ["search", "-", "-F", "Channel=Security", "--limit", "2", "-f", "jsonl"]
+    result = CliRunner().invoke(main, arguments, input=nxlog.read_bytes(), catch_exceptions=False)
+    found = lines(result.stdout)
+    assert result.exit_code == 0 and len(found) == 2
+    assert [f["record"] for f in found] == ["<stdin>:line 1", "<stdin>:line 2"]
