@@ -150,3 +150,23 @@ def test_alerts_with_their_context_validate_against_the_schema() -> None:
     except jsonschema.ValidationError:
         return
     raise AssertionError("a one-command list must not validate")
+
+
+def test_gcp_and_azure_events_name_project_and_subscription(tmp_path: Path) -> None:
+    simulated = tmp_path / "sim"
+    result = CliRunner().invoke(main, ["simulate", "cloud", "-o", str(simulated)], catch_exceptions=False)
+    assert result.exit_code == 0, result.stderr
+    gcp_log = simulated / "cloud" / "gcp" / "cloudaudit.jsonl"
+    project = json.loads(gcp_log.read_text().splitlines()[0])["resource"]["labels"]["project_id"]
+    gcp = [a for a in alerts_of(str(gcp_log)) if a["correlation"]]
+    assert gcp and {a["host"] for a in gcp} == {f"gcp:{project}"}
+    assert all(a["summary"]["account"] == project for a in gcp)  # type: ignore[index]
+    azure = tmp_path / "activity.json"
+    subscription = "0b1c2d3e-4f50-6172-8394-a5b6c7d8e9f0"
+    azure.write_text(json.dumps({
+        "time": "2024-10-21T10:00:00Z", "category": "Administrative", "callerIpAddress": "203.0.113.9",
+        "resourceId": f"/subscriptions/{subscription}/resourceGroups/rg/providers/Microsoft.Network/x",
+        "operationName": {"value": "Microsoft.Network/networkWatchers/topology/action"},
+        "location": "westeurope", "correlationId": "c1"}) + "\n")
+    found = CliRunner().invoke(main, ["search", str(azure), "-k", "topology", "-f", "jsonl", "-q"]).stdout
+    assert [json.loads(line)["host"] for line in found.splitlines()] == [f"azure:{subscription}/westeurope"]
