@@ -11,11 +11,15 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
 from watchpost.alert_merging import MergeSettings
+from watchpost.sinks.report_context import HuntDescription, RuleRun
+
+if TYPE_CHECKING:
+    from watchpost.engine import Hunt
 
 Command = TypeVar("Command", bound=Callable[..., Any])
 DEFAULT_DIR_FORMATS = ("html", "csv", "jsonl")
@@ -88,12 +92,10 @@ def analyst_options(command: Command) -> Command:
     return command
 
 
-def describe_hunt(engine: Any) -> Any:
+def describe_hunt(engine: Hunt) -> HuntDescription:
     """The `HuntDescription` of the running `hunt` command: its options that differ from their
     defaults (inputs aside), the command line they make, and the rules the engine runs."""
     import shlex
-
-    from watchpost.sinks.report_context import HuntDescription, RuleRun
 
     context = click.get_current_context(silent=True)
     words, given = given_options(context) if context is not None else ([], [])
