@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from watchpost.event_context import cloud_scope, event_host
 from watchpost.events import Event
 from watchpost.rules.model import RuleMeta
 
@@ -30,6 +31,8 @@ class CorrelationDetail:
     first: datetime
     last: datetime
     rules: tuple[str, ...] = ()  # ids of the rules it correlates
+    fields: tuple[str, ...] = ()  # the measured field(s) of a value_* correlation
+    values: tuple[str, ...] = ()  # a value_count's distinct values, in order of first appearance
 
 
 @dataclass(frozen=True, slots=True)
@@ -38,7 +41,8 @@ class Alert:
 
     ``events`` are in time order; ``event_rules`` names, for each event, the id of the detection
     rule it matched (the rule itself for a plain match). ``group`` holds the group-by values of a
-    correlation.
+    correlation. ``assumed_host`` names the host when no event does (``hunt --host``: eslogger
+    and other logs that do not say where they were written).
     """
 
     rule: RuleMeta
@@ -48,14 +52,16 @@ class Alert:
     group: tuple[tuple[str, str], ...] = ()
     correlation: CorrelationDetail | None = None
     extra: dict[str, Any] = field(default_factory=dict)
+    assumed_host: str | None = None
 
     @property
     def host(self) -> str | None:
+        """The first host an event names (cloud events: account and region), else ``assumed_host``."""
         for event in self.events:
-            host = event.host
+            host = event_host(event)
             if host:
                 return host
-        return None
+        return self.assumed_host
 
     @property
     def key(self) -> str:
@@ -80,7 +86,7 @@ class Alert:
             "techniques": list(self.techniques),
             "group": dict(self.group),
             "correlation": correlation_dict(self.correlation),
-            "summary": summarise(self.events),
+            "summary": summarise(self.events, self.assumed_host),
             "events": [event_dict(e, r) for e, r in zip(self.events, self._event_rules(), strict=True)],
             "extra": dict(self.extra),
         }
@@ -136,6 +142,8 @@ def correlation_dict(detail: CorrelationDetail | None) -> dict[str, Any] | None:
         "first": format_time(detail.first),
         "last": format_time(detail.last),
         "rules": list(detail.rules),
+        "fields": list(detail.fields),
+        "values": list(detail.values),
     }
 
 
@@ -165,10 +173,21 @@ SUMMARY_FIELDS: dict[str, tuple[str, ...]] = {
                   "IpAddress", "SourceIp"),
 }
 
+SUMMARY_ORDER = ("host", "user", "domain", "process", "process_id", "command_line", "parent",
+                 "parent_id", "parent_command_line", "event_name", "source_ip", "account", "region",
+                 "commands")
+"""The summary's keys, in the one order every output shows them (those an alert has); the CSV
+columns follow it (`watchpost.sinks.csv`: the keys added later are columns added at the end)."""
+
 PROCESS_FACTS = frozenset(
     ("process", "process_id", "command_line", "parent", "parent_id", "parent_command_line")
 )
 """Facts about one process: in a multi-event alert they come only from events of the first process."""
+
+PROCESS_ID_FACTS = ("process_id", "parent_id")
+# Windows logs write the user's domain apart: shown as DOMAIN\\user, as Sysmon's ``User`` is.
+USER_DOMAINS = {"TargetUserName": "TargetDomainName", "SubjectUserName": "SubjectDomainName"}
+MAX_COMMANDS = 100
 
 EMPTY = (None, "", "-")
 
@@ -180,7 +199,9 @@ def event_facts(event: Event) -> dict[str, Any]:
     """The summary facts one event gives, each from the first of its field names that is set.
 
     In a 4688 the creator's ``ProcessId`` is the parent's id; a 4103 gives the host program and
-    user of its ``ContextInfo``.
+    user of its ``ContextInfo``. Process ids are decimal integers whatever the log wrote (Security
+    writes ``0x6cb0``, Sysmon ``27824``: the event keeps its own form); a Windows user is
+    ``DOMAIN\\user`` with its domain, as Sysmon writes it. Cloud events give account and region.
     """
     fields = event.fields
     facts: dict[str, Any] = {}
@@ -197,12 +218,41 @@ def event_facts(event: Event) -> dict[str, Any]:
         for name in names:
             value = fields.get(name)
             if value not in EMPTY:
-                facts[key] = value
+                facts[key] = qualified_user(fields, name, value) if key == "user" else value
+                if key == "user" and name in USER_DOMAINS:
+                    domain = fields.get(USER_DOMAINS[name])
+                    if domain not in EMPTY:
+                        facts["domain"] = domain
                 break
-    host = event.host
+    for key in PROCESS_ID_FACTS:
+        if key in facts:
+            number = process_number(facts[key])
+            facts[key] = facts[key] if number is None else number
+    add_place(event, facts)
+    return facts
+
+
+def qualified_user(fields: dict[str, Any], name: str, value: Any) -> Any:
+    """``DOMAIN\\user`` for a Windows user name written apart from its domain."""
+    domain = fields.get(USER_DOMAINS.get(name, ""))
+    text = str(value)
+    if domain in EMPTY or "\\" in text or "@" in text:
+        return value
+    return f"{domain}\\{text}"
+
+
+def add_place(event: Event, facts: dict[str, Any]) -> None:
+    """The host; for cloud events the account (subscription, project) and region as well."""
+    host = event_host(event)
     if host:
         facts["host"] = host
-    return facts
+    scope = cloud_scope(event)
+    if scope is not None:
+        _, account, region = scope
+        if account:
+            facts["account"] = account
+        if region:
+            facts["region"] = region
 
 
 def process_number(value: Any) -> int | None:
@@ -213,15 +263,17 @@ def process_number(value: Any) -> int | None:
         return None
 
 
-def summarise(events: Iterable[Event]) -> dict[str, Any]:
-    """The facts a responder needs first, taken from the events behind an alert.
+def summarise(events: Iterable[Event], assumed_host: str | None = None) -> dict[str, Any]:
+    """The facts a responder needs first, taken from the events behind an alert, in `SUMMARY_ORDER`.
 
     The first event gives what it has. Later events fill the gaps: host, user and the like from
     any event, process facts only from events of the same process (same host and process id), so
     a burst of several commands never mixes one process's parent with another's command line.
+    When the events ran more than one command, ``commands`` lists each once, in time order.
     """
     summary: dict[str, Any] = {}
     anchor: tuple[str | None, int | None] | None = None
+    commands: dict[tuple[str | None, Any, str], None] = {}
     for event in events:
         facts = event_facts(event)
         identity = (facts.get("host"), process_number(facts.get("process_id")))
@@ -233,4 +285,11 @@ def summarise(events: Iterable[Event]) -> dict[str, Any]:
             if key in summary or (key in PROCESS_FACTS and not same_process):
                 continue
             summary[key] = value
-    return summary
+        command = facts.get("command_line")
+        if command is not None and len(commands) < MAX_COMMANDS:
+            commands.setdefault((identity[0], identity[1], str(command)), None)
+    if "host" not in summary and assumed_host:
+        summary["host"] = assumed_host
+    if len(commands) > 1:
+        summary["commands"] = [command for _, _, command in commands]
+    return {key: summary[key] for key in SUMMARY_ORDER if key in summary}

@@ -18,6 +18,7 @@ from typing import IO, Any
 
 import click
 
+from watchpost.commands.hunt_choices import AnalystChoices, analyst_options, describe_hunt
 from watchpost.engine import Hunt, HuntOptions
 from watchpost.errors import InputNotFound, NoRunnableRules, WatchpostError
 from watchpost.exit_codes import (
@@ -32,7 +33,7 @@ from watchpost.exit_codes import (
 )
 from watchpost.reporting import print_load_problems, print_summary
 from watchpost.rules.model import LEVELS
-from watchpost.sinks.formats import BINARY_FORMATS, OUTPUT_FORMATS, STREAMING_FORMATS, make_sink
+from watchpost.sinks.formats import BINARY_FORMATS, OUTPUT_FORMATS, STREAMING_FORMATS
 from watchpost.sinks.run_info import RunInfo
 
 GLOB_CHARACTERS = frozenset("*?[")
@@ -208,10 +209,11 @@ def check_input_format(value: str | None) -> str | None:
               help="Refuse to run (exit 3) when any rule cannot run, not only when none can.")
 @click.option("--quiet", "-q", is_flag=True,
               help="No progress line and no closing summary on standard error.")
+@analyst_options
 def hunt(inputs: tuple[str, ...], rules: tuple[Path, ...], output_format: str, output: Path | None,
          input_format: str | None, min_level: str | None, since: str | None, until: str | None,
          display_tz: str, placeholders: Path | None, jobs: int, fail_on_alert: bool, strict: bool,
-         quiet: bool) -> None:
+         quiet: bool, **choices: Any) -> None:
     """Run Sigma rules over log files, folders, globs, archives or `-` (standard input).
 
     Globs such as 'logs/**/*.evtx' are expanded by watchpost (quote them). Alerts go to standard
@@ -223,16 +225,17 @@ def hunt(inputs: tuple[str, ...], rules: tuple[Path, ...], output_format: str, o
     if start is not None and end is not None and start > end:
         raise click.BadParameter("--from is after --to", param_hint="--from/--to")
     tz = parse_tz(display_tz)
+    analyst = AnalystChoices.of(choices)
     options = HuntOptions(rules=list(rules), input_format=check_input_format(input_format),
                           min_level=min_level, since=start, until=end, placeholders=placeholders,
-                          jobs=jobs, strict=strict)
+                          jobs=jobs, strict=strict, host=analyst.host, merging=analyst.merging)
     stream = open_output(output, output_format)
     err = click.get_text_stream("stderr")
     engine = load_hunt(options, err, quiet)
     print_load_problems(engine.ruleset.problems, err, quiet)
     print_load_problems(engine.ruleset.report.notes, err, quiet, prefix="rule note")
     try:
-        run_hunt(engine, paths, output_format, stream, output is not None, tz, quiet)
+        run_hunt(engine, paths, output_format, stream, output is not None, tz, quiet, analyst)
     except BrokenPipeError:
         # The reader of our output went away (`watchpost hunt … | head`): stop quietly, like other
         # Unix tools, with the shell's status for SIGPIPE rather than the --fail-on-alert status.
@@ -295,12 +298,16 @@ class StopOnSignals:
 
 
 def run_hunt(engine: Hunt, paths: list[str], output_format: str, stream: IO[Any], to_file: bool,
-             tz: tzinfo, quiet: bool) -> None:
-    """Feed the alerts of ``paths`` to the sink, with a progress line on a terminal."""
+             tz: tzinfo, quiet: bool, analyst: AnalystChoices | None = None) -> None:
+    """Feed the alerts of ``paths`` to the sink (or the sinks of ``--output-dir``), with a
+    progress line on a terminal."""
     from watchpost.progress import hunt_progress, is_terminal
+    from watchpost.sinks.directory import open_hunt_sink
 
     err = click.get_text_stream("stderr")
-    sink = make_sink(output_format, stream, tz, lambda: run_info(engine, paths))
+    chosen = analyst or AnalystChoices()
+    sink = open_hunt_sink(output_format, stream, tz, lambda: run_info(engine, paths),
+                          describe_hunt(engine), chosen.output_dir, chosen.formats)
     streams_to_terminal = (not to_file and output_format in STREAMING_FORMATS and is_terminal(sys.stdout))
     try:
         with StopOnSignals(engine), hunt_progress(engine.stats, err, quiet=quiet,

@@ -22,6 +22,8 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from watchpost.alert_context import AlertContext
+from watchpost.alert_merging import AlertMerging, MergeSettings
 from watchpost.alerts import Alert
 from watchpost.errors import InputNotFound, NoRunnableRules
 from watchpost.events import Event
@@ -65,6 +67,10 @@ class HuntOptions:
     """Worker processes matching sources in parallel (several files); alerts do not depend on it."""
     strict: bool = False
     """Refuse to run (`NoRunnableRules`) when any rule cannot run, not only when none can."""
+    host: str | None = None
+    """The host of alerts whose events name none (`watchpost.alert_context`)."""
+    merging: MergeSettings = field(default_factory=MergeSettings)
+    """One alert per activity, exact repeats (`watchpost.alert_merging`)."""
 
 
 @dataclass
@@ -137,6 +143,8 @@ class Hunt:
             progress=progress,
         )
         self.stats.load_seconds = time.monotonic() - loading
+        self.context = AlertContext(rule_paths, self.options.host)
+        self.merging = AlertMerging(self.options.merging)
         for problem in self.ruleset.problems:
             self.problems.add("rule", problem.path, problem.rule, problem.reason)
         self._check_runnable()
@@ -164,7 +172,8 @@ class Hunt:
             self.stats.stopped = reason
 
     def run(self, paths: Sequence[Path | str]) -> Iterator[Alert]:
-        """Alerts from ``paths`` (files, directories, archives, ``-``), output rules only.
+        """Alerts from ``paths`` (files, directories, archives, ``-``), output rules only, with
+        their context set, one per activity (`alert_merging`), filtered and counted.
 
         Raises `InputNotFound` at once for a path that does not exist. Alerts come out in time
         order as soon as it is settled, and are the same whatever ``jobs`` is.
@@ -173,9 +182,21 @@ class Hunt:
         for path in given:
             if isinstance(path, Path) and not (path.exists() or path.is_symlink()):
                 raise InputNotFound(str(path))
-        return self._run(given)
+        return self._kept(given)
 
-    def _run(self, paths: Sequence[Path | str]) -> Iterator[Alert]:
+    def _kept(self, paths: Sequence[Path | str]) -> Iterator[Alert]:
+        for alert in self.merging.alerts(self._in_context(self._run(paths))):
+            yield from self._keep(alert)
+
+    def _in_context(self, found: Iterator[Alert | datetime]) -> Iterator[Alert | datetime]:
+        """Alerts with their context set (`alert_context`); the watermarks between them as they are."""
+        apply = self.context.apply
+        for item in found:
+            yield item if isinstance(item, datetime) else apply(item)
+
+    def _run(self, paths: Sequence[Path | str]) -> Iterator[Alert | datetime]:
+        """The alerts of ``paths`` as matching and correlation make them, and at each tick the
+        merge's watermark (a `datetime`: no later alert is keyed before it) for the stages after."""
         from watchpost.correlation import CorrelationEngine
         from watchpost.readers.registry import iter_sources
 
@@ -188,23 +209,22 @@ class Hunt:
         with tempfile.TemporaryDirectory(prefix="watchpost-") as spill_dir:
             matcher = SourceMatcher(self.ruleset, options.input_format, options.since, options.until,
                                     spill_dir, options.lateness)
-            found = self._found(matcher, sources)
+            found = self._keyed(matcher, sources)
             try:
                 for key, _number, _sequence, position, event in found:
                     stats.settled = key
                     if event is not None:
                         yield from self._alerts(position, event, correlation)
                     else:  # a tick: no later match comes before ``key``; windows behind it may close
-                        for alert in correlation.advance(key):
-                            yield from self._keep(alert)
+                        yield from correlation.advance(key)
+                        yield key
             finally:
                 close = getattr(found, "close", None)
                 if close is not None:
                     close()
-        for alert in correlation.flush():
-            yield from self._keep(alert)
+        yield from correlation.flush()
 
-    def _found(self, matcher: SourceMatcher, sources: Sequence[Source]) -> Iterator[Keyed]:
+    def _keyed(self, matcher: SourceMatcher, sources: Sequence[Source]) -> Iterator[Keyed]:
         """Every source's kept matches in merge order: read side by side when they are few
         enough (alerts stream), else matched whole one after the other or in ``jobs`` workers."""
         if self.options.jobs <= 1 and interleavable(sources):
@@ -238,10 +258,9 @@ class Hunt:
         ruleset = self.ruleset
         rule = ruleset.detections[position]
         if rule.meta.id not in ruleset.hidden:
-            yield from self._keep(Alert(rule.meta, event.timestamp, (event,), (rule.meta.id,)))
+            yield Alert(rule.meta, event.timestamp, (event,), (rule.meta.id,))
         if rule.meta.id in ruleset.correlated_ids:
-            for alert in correlation.feed(Match(rule.meta, event)):
-                yield from self._keep(alert)
+            yield from correlation.feed(Match(rule.meta, event))
 
     def _outcomes(self, matcher: SourceMatcher, sources: Sequence[Source]) -> Iterator[SourceOutcome]:
         """Each source's outcome, counted; no further source is started once a stop is asked."""

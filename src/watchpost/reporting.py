@@ -89,6 +89,10 @@ def print_summary(engine: Hunt, err: IO[str]) -> None:
     levels = ", ".join(f"{level} {stats.alerts_by_level[level]}" for level in reversed(LEVELS)
                        if stats.alerts_by_level[level])
     err.write(f"{stats.alerts} alerts" + (f" ({levels})" if levels else "") + "\n")
+    merged = engine.merging.counts
+    if merged.merged or merged.repeats:
+        err.write(f"  {merged.merged} alerts merged into the alert of the same activity in another log, "
+                  f"{merged.repeats} exact repeats removed (-X)\n")
     for title, count in stats.alerts_by_rule.most_common(SHOW_AT_MOST):
         err.write(f"  {count:6d}  {sanitise_terminal(title, 200)}\n")
     if len(stats.alerts_by_rule) > SHOW_AT_MOST:

@@ -91,7 +91,7 @@ def test_jsonl_streams_the_first_alerts_before_the_last_input_is_read(tmp_path: 
     assert process.wait(timeout=60) == 0
 
 
-@pytest.mark.parametrize("output_format", ["jsonl", "json", "csv", "html"])
+@pytest.mark.parametrize("output_format", ["jsonl", "json", "csv", "html", "timesketch-jsonl"])
 def test_sigint_writes_the_alerts_found_so_far_marked_partial(tmp_path: Path, output_format: str) -> None:
     output = tmp_path / f"alerts.{output_format}"
     status, err = interrupt(output_format, output)
@@ -112,10 +112,14 @@ def test_sigint_writes_the_alerts_found_so_far_marked_partial(tmp_path: Path, ou
         rows = list(csv.reader(text.splitlines()))
         assert len(rows) == 1 + SEED_ALERTS + 1
         assert rows[-1][0].startswith("# INCOMPLETE RUN (stopped by SIGINT): 3 of 4 inputs")
+    elif output_format == "timesketch-jsonl":
+        records = [json.loads(line) for line in text.splitlines()]
+        assert len(records) == SEED_ALERTS + 1 and records[-1]["timestamp_desc"] == "watchpost run stopped"
+        assert records[-1]["message"].startswith("INCOMPLETE RUN (stopped by SIGINT): 3 of 4 inputs")
     else:
         assert 'id="incomplete-run"' in text and "INCOMPLETE RUN (stopped by SIGINT)" in text
         assert "&lt;stdin&gt;" in text  # the input not read to the end, escaped
-        assert text.count('<details class="alert"') == SEED_ALERTS
+        assert text.count('<details class="alert ') == SEED_ALERTS
 
 
 def test_sigterm_exits_143_and_says_so(tmp_path: Path) -> None:

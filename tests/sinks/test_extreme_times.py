@@ -28,8 +28,9 @@ from watchpost.sinks.formats import OUTPUT_FORMATS
 
 EXTREMES = PROJECT / "tests" / "fixtures" / "extreme_times"
 ZONES = ("UTC", "+14:00", "-12:00", "Europe/Paris")
-FORMATS = ("table", "jsonl", "json", "csv", "html", "navigator", "sarif")
-UTC_FORMATS = frozenset({"jsonl", "json", "sarif"})
+FORMATS = ("table", "jsonl", "json", "csv", "html", "navigator", "sarif", "timesketch-csv",
+           "timesketch-jsonl")
+UTC_FORMATS = frozenset({"jsonl", "json", "sarif", "timesketch-csv", "timesketch-jsonl"})
 BURST = "Burst Of Discovery Commands In One Logon Session (Windows)"
 FIRST_EVENT = {  # the UTC date of each file's first event, and whether the burst correlation fires
     "year_1.jsonl": (date(1, 1, 1), True),

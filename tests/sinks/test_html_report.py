@@ -74,7 +74,7 @@ def test_summary_counts_by_level_host_and_technique(hostile_alerts: list[Alert])
 
 def test_every_alert_is_detailed_with_its_events(hostile_alerts: list[Alert]) -> None:
     html = report(hostile_alerts, timezone(timedelta(hours=-4)))
-    assert html.count('<details class="alert"') == len(hostile_alerts)
+    assert html.count('<details class="alert ') == len(hostile_alerts)
     assert html.count("Event 1 of 1") == len(hostile_alerts)
     assert "2024-05-01 05:00:00.000-04:00" in html  # 09:00Z at -04:00
     assert "hostile.jsonl:line 1" in html
@@ -102,7 +102,7 @@ def test_beyond_the_detail_limits_the_report_says_what_it_left_out(
     first = hostile_alerts[0]
     correlation = replace(first, events=tuple(a.events[0] for a in hostile_alerts[:3]))
     html = report([correlation, *hostile_alerts])
-    assert html.count('<details class="alert"') == 5
+    assert html.count('<details class="alert ') == 5
     assert f"{len(hostile_alerts) + 1 - 5} more are in the" in html
     assert f'<div class="n">{len(hostile_alerts) + 1}</div><div class="l">alerts</div>' in html
     assert "Event 1 of 3" in html and "2 more events are in the JSON output." in html

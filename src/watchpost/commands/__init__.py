@@ -11,11 +11,15 @@ import click
 
 
 def register(main: click.Group, rules: click.Group) -> None:
-    """Add ``simulate``, ``evaluate`` and ``rules test`` to the CLI groups."""
+    """Add ``simulate``, ``evaluate``, ``search``, ``metrics`` and ``rules test`` to the CLI groups."""
     from watchpost.commands.evaluate import evaluate
+    from watchpost.commands.metrics import metrics
     from watchpost.commands.rules_test import rules_test
+    from watchpost.commands.search import search
     from watchpost.commands.simulate import simulate
 
     main.add_command(simulate)
     main.add_command(evaluate)
+    main.add_command(search)
+    main.add_command(metrics)
     rules.add_command(rules_test, "test")

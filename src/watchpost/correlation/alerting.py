@@ -60,6 +60,8 @@ def alert_of(fired: Fired, recalled: Recaller | None = None) -> Alert:
         first=moment(first),
         last=moment(last),
         rules=spec.rules,
+        fields=spec.value_field,
+        values=distinct_values(spec.value_sources, events) if spec.type == "value_count" else (),
     )
     extra = {
         "decided": "arrival" if fired.on_arrival else "window_end",
@@ -80,6 +82,19 @@ def alert_of(fired: Fired, recalled: Recaller | None = None) -> Alert:
         correlation=detail,
         extra=extra,
     )
+
+
+def distinct_values(sources: tuple[tuple[str, ...], ...], events: tuple[Event, ...]) -> tuple[str, ...]:
+    """A value_count's distinct values over ``events``, in order of first appearance (the
+    measured fields as each referenced rule names them; several fields joined with `` | ``)."""
+    found: dict[str, None] = {}
+    for event in events:
+        for names in dict.fromkeys(sources):
+            parts = [event.fields.get(name) for name in names]
+            if all(part is not None for part in parts):
+                found.setdefault(" | ".join(str(part) for part in parts), None)
+                break
+    return tuple(found)
 
 
 def occurrence_of(fired: Fired, alert: Alert, seq: int) -> Occurrence:

@@ -15,7 +15,8 @@ from collections.abc import Callable
 from datetime import UTC, tzinfo
 from typing import IO, Any
 
-from watchpost.alerts import Alert
+from watchpost.alerts import SUMMARY_ORDER, Alert
+from watchpost.event_context import event_channel, event_code
 from watchpost.sinks.display_time import format_iso_time
 from watchpost.sinks.run_info import RunInfo
 from watchpost.sinks.terminal_text import visible_text
@@ -27,11 +28,10 @@ CSV_COLUMNS = (
     "parent", "parent_id", "parent_command_line", "event_name", "source_ip",
     "techniques", "tags", "group", "event_count", "first_event", "last_event",
     "origins", "alert_id", "rule_path",
+    "account", "region", "commands", "values", "channels",
 )
-SUMMARY_COLUMNS = (
-    "user", "domain", "process", "process_id", "command_line",
-    "parent", "parent_id", "parent_command_line", "event_name", "source_ip",
-)
+SUMMARY_COLUMNS = tuple(key for key in SUMMARY_ORDER if key != "host")
+"""The summary's facts, in `SUMMARY_ORDER` (the same order as every other output)."""
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r", "\n")
 CELL_LIMIT = 32_000
 ORIGINS_SHOWN = 20
@@ -70,9 +70,13 @@ def alert_row(alert: Alert, tz: tzinfo = UTC) -> dict[str, Any]:
         "origins": "; ".join(origins),
         "alert_id": data["id"],
         "rule_path": alert.rule.path,
+        "values": ";".join(alert.correlation.values) if alert.correlation is not None else "",
+        "channels": "; ".join(dict.fromkeys(
+            f"{event_channel(e)} {event_code(e)}".strip() for e in events[:ORIGINS_SHOWN])),
     }
     for column in SUMMARY_COLUMNS:
-        row[column] = summary.get(column, "")
+        value = summary.get(column, "")
+        row[column] = "; ".join(map(str, value)) if isinstance(value, list) else value
     return row
 
 

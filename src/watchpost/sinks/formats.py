@@ -7,17 +7,29 @@ from datetime import UTC, tzinfo
 from typing import IO, Any
 
 from watchpost.sinks.base import Sink
+from watchpost.sinks.report_context import HuntDescription
 from watchpost.sinks.run_info import RunInfo
 
-OUTPUT_FORMATS = ("table", "jsonl", "json", "csv", "html", "navigator", "sarif")
-BINARY_FORMATS = frozenset({"jsonl", "json", "navigator", "sarif"})
+OUTPUT_FORMATS = ("table", "jsonl", "json", "csv", "html", "navigator", "sarif",
+                  "timesketch-csv", "timesketch-jsonl")
+BINARY_FORMATS = frozenset({"jsonl", "json", "navigator", "sarif", "timesketch-jsonl"})
 # Formats that write each alert as it comes; the others write everything at the end.
-STREAMING_FORMATS = frozenset({"jsonl", "csv"})
+STREAMING_FORMATS = frozenset({"jsonl", "csv", "timesketch-csv", "timesketch-jsonl"})
 
 
 def make_sink(output_format: str, stream: IO[Any], tz: tzinfo = UTC,
-              run_info: Callable[[], RunInfo] | None = None) -> Sink:
-    """The sink of ``output_format`` writing to ``stream`` (binary for `BINARY_FORMATS`)."""
+              run_info: Callable[[], RunInfo] | None = None,
+              description: HuntDescription | None = None) -> Sink:
+    """The sink of ``output_format`` writing to ``stream`` (binary for `BINARY_FORMATS`).
+
+    ``description`` (the command line, options and rules run) is recorded by the HTML report.
+    """
+    if output_format.startswith("timesketch-"):
+        from watchpost.sinks.timesketch import TimesketchCsvSink, TimesketchJsonlSink
+
+        if output_format == "timesketch-csv":
+            return TimesketchCsvSink(stream, run_info)
+        return TimesketchJsonlSink(stream, run_info)
     if output_format == "jsonl":
         from watchpost.sinks.jsonl import JsonlSink
 
@@ -33,7 +45,7 @@ def make_sink(output_format: str, stream: IO[Any], tz: tzinfo = UTC,
     if output_format == "html":
         from watchpost.sinks.html import HtmlSink
 
-        return HtmlSink(stream, tz, run_info)
+        return HtmlSink(stream, tz, run_info, description)
     if output_format == "navigator":
         from watchpost.sinks.navigator import NavigatorSink
 

@@ -12,7 +12,8 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-from watchpost.alerts import Alert
+from watchpost.alerts import SUMMARY_ORDER, Alert
+from watchpost.event_context import event_label
 from watchpost.sinks.display_time import format_display_time
 from watchpost.sinks.run_info import RunInfo
 from watchpost.sinks.terminal_text import sanitise_terminal
@@ -83,7 +84,10 @@ class TableSink:
         return table
 
 
-SHOWN = ("user", "process", "process_id", "command_line", "parent", "parent_id", "event_name", "source_ip")
+SHOWN = tuple(key for key in SUMMARY_ORDER if key not in ("host", "account", "region", "domain",
+                                                              "parent_command_line"))
+"""The summary facts the table shows, in the summary's own order (the host heads the table)."""
+EVENTS_SHOWN = 5
 
 
 def _broken_pipe() -> None:
@@ -92,15 +96,32 @@ def _broken_pipe() -> None:
 
 
 def describe_alert(alert: Alert) -> list[str]:
-    """The summary facts of an alert, one safe ``key: value`` line each."""
+    """The summary facts of an alert, one safe ``key: value`` line each, then where its events are.
+
+    A value_count correlation lists the distinct values that made it fire; every alert ends with
+    the log, event id and record (or file:line) of its events, to get back to the raw records.
+    """
     summary = alert.to_dict()["summary"]
-    lines = [f"{key}: {sanitise_terminal(str(summary[key]), 300)}" for key in SHOWN if key in summary]
+    lines = [f"{key}: {fact_text(summary[key])}" for key in SHOWN if key in summary]
+    if alert.correlation is not None and alert.correlation.values:
+        lines.append("values: " + fact_text(list(alert.correlation.values)))
     if alert.group:
         lines.append("group: " + ", ".join(
             f"{sanitise_terminal(k, 100)}={sanitise_terminal(v, 100)}" for k, v in alert.group))
     if len(alert.events) > 1:
         lines.append(f"events: {len(alert.events)}")
+    for event in alert.events[:EVENTS_SHOWN]:
+        lines.append("at: " + sanitise_terminal(event_label(event), 300))
+    if len(alert.events) > EVENTS_SHOWN:
+        lines.append(f"at: ... and {len(alert.events) - EVENTS_SHOWN} more events")
     return lines
+
+
+def fact_text(value: object) -> str:
+    """A summary value on one safe line; lists (``commands``, values) joined with `` ; ``."""
+    if isinstance(value, list | tuple):
+        return " ; ".join(sanitise_terminal(str(item), 200) for item in value)
+    return sanitise_terminal(str(value), 300)
 
 
 def columns_setting() -> int | None:

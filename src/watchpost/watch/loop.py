@@ -19,6 +19,7 @@ from operator import attrgetter
 from pathlib import Path
 from typing import Any
 
+from watchpost.alert_context import AlertContext
 from watchpost.alerts import Alert
 from watchpost.correlation import CorrelationEngine
 from watchpost.correlation.occurrence import Occurrence
@@ -89,6 +90,7 @@ class Watch:
         self.stopping = threading.Event()
         self.ruleset = ruleset or load_ruleset(list(options.rules) or [bundled_pack()],
                                                placeholders=options.placeholders)
+        self.context = AlertContext(list(options.rules) or [bundled_pack()])  # rule paths as hunt shows them
         for problem in self.ruleset.problems:
             self.problems.add("rule", problem.path, problem.rule, problem.reason)
         self.saver = EngineSaver()
@@ -229,7 +231,7 @@ class Watch:
         if minimum is not None:
             alerts = [a for a in alerts if level_rank(a.rule.level) >= level_rank(minimum)]
         self.counters.alerts += len(alerts)
-        return alerts
+        return [self.context.apply(alert) for alert in alerts]
 
     def _backpressure(self) -> bool:
         return any(sink.pending() >= self.options.max_queue for sink in self.sinks)
