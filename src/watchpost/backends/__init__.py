@@ -15,11 +15,12 @@ from __future__ import annotations
 from typing import Any
 
 from watchpost.backends.lucene import LuceneBackend
+from watchpost.backends.sparksql import SparkSqlBackend
 from watchpost.backends.splunk import SplunkBackend
 
 # Target name -> backend class, as `watchpost convert --target` knows them.
-BUILTIN_BACKENDS: dict[str, Any] = {"splunk": SplunkBackend, "lucene": LuceneBackend}
+BUILTIN_BACKENDS: dict[str, Any] = {"splunk": SplunkBackend, "lucene": LuceneBackend, "sparksql": SparkSqlBackend}
 # Other names people use for a target: alias -> target name.
-TARGET_ALIASES = {"elasticsearch": "lucene"}
+TARGET_ALIASES = {"elasticsearch": "lucene", "databricks": "sparksql"}
 
-__all__ = ["BUILTIN_BACKENDS", "TARGET_ALIASES", "LuceneBackend", "SplunkBackend"]
+__all__ = ["BUILTIN_BACKENDS", "TARGET_ALIASES", "LuceneBackend", "SparkSqlBackend", "SplunkBackend"]
