@@ -23,6 +23,8 @@ from watchpost.ruleset import load_ruleset
 from watchpost.ruletests import alerts_over, events_of, find_test_files, load_test_file
 
 PACK = PROJECT / "src" / "watchpost" / "packs" / "t1049"
+CORRELATION_FIXTURES = PROJECT / "tests" / "fixtures" / "convert" / "correlations"
+"""One rule file per correlation type (and an upper bound), with cases: what the pack lacks."""
 CASE_GAP = timedelta(days=1)
 BASE_TIME = datetime(2025, 1, 1, tzinfo=UTC)
 """Case n starts at BASE_TIME + n days: no window (10 minutes at most) reaches the next case."""
@@ -116,8 +118,9 @@ def rule_file_cases(tests_path: Path) -> RuleFileCases:
     return RuleFileCases(tests_path, loaded.rule_path, rows, groups, [case.label for case in loaded.cases])
 
 
-def pack_test_files() -> list[Path]:
-    return find_test_files([PACK])
+def semantic_test_files() -> list[Path]:
+    """The pack's test files and those of the correlation-type fixtures."""
+    return find_test_files([PACK, CORRELATION_FIXTURES])
 
 
 def normalised_group(names: tuple[str, ...], values: tuple[Any, ...]) -> tuple[str, ...]:

@@ -1,6 +1,7 @@
 """The `sparksql` output, run in Spark `local[2]`, raises the engine's alert groups on the pack's cases.
 
-Every rule file of the pack with a `.tests.yml` is converted as a pack (`convert_pack`: helper rules
+Every rule file of the pack and of tests/fixtures/convert/correlations (one per correlation type)
+with a `.tests.yml` is converted as a pack (`convert_pack`: helper rules
 only inside their correlations) and every output query runs over the file's case events; the alert
 groups (detections: the matched events; correlations: the groups that alerted, per case) must be the
 engine's. Differences that cannot be fixed are listed in docs/convert.md and in KNOWN_DIFFERENCES.
@@ -24,7 +25,7 @@ from tests.convert.semantic_support import (
     columns_of,
     key_text,
     loaded_fields,
-    pack_test_files,
+    semantic_test_files,
     rule_file_cases,
     unexplained_differences,
 )
@@ -80,7 +81,7 @@ def sql_groups(spark: Any, cases: RuleFileCases) -> set[AlertGroup]:
     return found
 
 
-TEST_FILES = pack_test_files()
+TEST_FILES = semantic_test_files()
 
 
 @pytest.mark.parametrize("tests_path", TEST_FILES, ids=[p.name for p in TEST_FILES])
