@@ -14,13 +14,16 @@ from __future__ import annotations
 
 from typing import Any
 
+from watchpost.backends.eql import EqlBackend
+from watchpost.backends.esql import EsqlBackend
 from watchpost.backends.lucene import LuceneBackend
 from watchpost.backends.sparksql import SparkSqlBackend
 from watchpost.backends.splunk import SplunkBackend
 
 # Target name -> backend class, as `watchpost convert --target` knows them.
-BUILTIN_BACKENDS: dict[str, Any] = {"splunk": SplunkBackend, "lucene": LuceneBackend, "sparksql": SparkSqlBackend}
+BUILTIN_BACKENDS: dict[str, Any] = {"splunk": SplunkBackend, "lucene": LuceneBackend, "sparksql": SparkSqlBackend,
+                                   "esql": EsqlBackend, "eql": EqlBackend}
 # Other names people use for a target: alias -> target name.
 TARGET_ALIASES = {"elasticsearch": "lucene", "databricks": "sparksql"}
 
-__all__ = ["BUILTIN_BACKENDS", "TARGET_ALIASES", "LuceneBackend", "SparkSqlBackend", "SplunkBackend"]
+__all__ = ["BUILTIN_BACKENDS", "TARGET_ALIASES", "EqlBackend", "EsqlBackend", "LuceneBackend", "SparkSqlBackend", "SplunkBackend"]
