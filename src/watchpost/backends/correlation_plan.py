@@ -12,16 +12,14 @@ to say about approximations come from `approximations`, so that every target wor
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
 from watchpost.correlation.keys import is_pid_field
 from watchpost.correlation.spec import (
-    TEMPORAL,
     TEMPORAL_ORDERED,
-    VALUE_COUNT,
     CorrelationSpec,
     compile_correlations,
 )
@@ -48,6 +46,12 @@ class Part:
     """The pySigma `SigmaRule` of a detection part."""
     inner: CorrelationPlan | None = None
     """The plan of a correlation part."""
+    renamed: tuple[tuple[str, str], ...] = ()
+    """Field names a processing pipeline gives this detection rule's fields (Sigma name, target name)."""
+
+    def field(self, name: str) -> str:
+        """The name ``name`` has in this detection rule's events once the pipeline is applied."""
+        return dict(self.renamed).get(name, name)
 
 
 @dataclass(frozen=True, slots=True)
@@ -184,9 +188,25 @@ def approximations(plan: CorrelationPlan, target: str, *, sliding: bool) -> list
     if plan.type == TEMPORAL_ORDERED:
         notes.append(f"{target}: events with the same timestamp are ordered by rule order, not "
                      "by arrival as in watchpost")
-    if plan.type in (TEMPORAL, TEMPORAL_ORDERED) and any(p.inner is not None for p in plan.parts):
+    if any(p.inner is not None for p in plan.parts):
         notes.append(f"{target}: an inner correlation's result carries the values of every event of "
-                     "its trailing window, not only those of the fired events")
-    if plan.type == VALUE_COUNT:
-        pass
+                     "its window, not only those of the fired events")
     return notes
+
+
+def renamed_plan(plan: CorrelationPlan, rename: Callable[[Any, str], str], carried: Sequence[str] = ()) -> CorrelationPlan:
+    """The plan with each detection part's field names as a processing pipeline renames them.
+
+    ``rename(rule, field)`` gives the target name of ``field`` in the events of detection ``rule``;
+    ``carried`` are fields an outer correlation reads from this plan's results.
+    """
+    parts = []
+    for part in plan.parts:
+        if part.inner is not None:
+            inner = renamed_plan(part.inner, rename, [*plan.carried_fields(part), *carried])
+            parts.append(replace(part, inner=inner))
+            continue
+        names = dict.fromkeys([*part.group_sources, *part.value_sources, *carried])
+        renamed = tuple((name, rename(part.detection, name)) for name in names)
+        parts.append(replace(part, renamed=tuple(pair for pair in renamed if pair[0] != pair[1])))
+    return replace(plan, parts=tuple(parts))

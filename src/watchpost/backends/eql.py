@@ -153,6 +153,6 @@ class EqlBackend(EsqlBackend):
         lines.append(f"sequence with maxspan={describe_timespan(plan.timespan_seconds)}")
         for part in plan.parts:
             condition = " or ".join(f"({query})" for query in queries(part))
-            keys = ", ".join(quote_field(source) for source in part.group_sources)
+            keys = ", ".join(quote_field(part.field(source)) for source in part.group_sources)
             lines.append(f"  [any where {condition}]" + (f" by {keys}" if keys else ""))
         return "\n".join(lines)

@@ -60,10 +60,10 @@ def esql_correlation(plan: CorrelationPlan, queries: PartQueries, index: str, ti
              f"sigma_slot = {case(conditions, lambda part: str(part.slot))}"]
     for index_, name in enumerate(plan.group_by):
         evals.append(f"{quote_field(name)} = " + case(conditions, lambda part, i=index_: key_expression(
-            quote_field(part.group_sources[i]), plan.is_pid_key(i, part.group_sources[i]))))
+            quote_field(part.field(part.group_sources[i])), plan.is_pid_key(i, part.group_sources[i]))))
     if plan.parts[0].value_sources:
         evals.append("sigma_value = " + case(conditions, lambda part: value_expression(
-            plan, [quote_field(source) for source in part.value_sources])))
+            plan, [quote_field(part.field(source)) for source in part.value_sources])))
     lines.append("| EVAL " + ",\n       ".join(evals))
     if plan.group_by:
         lines.append("| WHERE " + " AND ".join(f"{quote_field(name)} IS NOT NULL" for name in plan.group_by))

@@ -15,9 +15,18 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from watchpost.backends.correlation_plan import CorrelationPlan, Part, PlanError, plan_correlations
+from watchpost.backends.correlation_plan import (
+    CorrelationPlan,
+    Part,
+    PlanError,
+    plan_correlations,
+    renamed_plan,
+)
 from watchpost.correlation.spec import suppressed_rule_ids
 from watchpost.rules.meta import describe_rule
+
+
+PROBE = "watchpost_probe"
 
 
 @dataclass(frozen=True, slots=True)
@@ -70,11 +79,47 @@ class DetectionQueries:
         return [str(query) for query in queries]
 
 
+class PipelineRenamer:
+    """What a processing pipeline renames a field to in one detection rule's events.
+
+    The correlation's group-by and measured fields are not in the referenced rules' detections, so
+    the pipeline never sees them; each is probed: the rule (as loaded, before conversion changes
+    it) gets one more selection naming the field, the pipeline is applied, and the selection's field
+    name is read back. Rule conditions (logsource, detection items) decide as for the rule itself.
+    """
+
+    def __init__(self, pipeline: Any, rules: Sequence[Any]) -> None:
+        self.pipeline = pipeline
+        self.documents = {id(rule): rule.to_dict() for rule in rules}
+        self.cache: dict[tuple[int, str], str] = {}
+
+    def __call__(self, rule: Any, field: str) -> str:
+        key = (id(rule), field)
+        if key not in self.cache:
+            self.cache[key] = self.probe(rule, field)
+        return self.cache[key]
+
+    def probe(self, rule: Any, field: str) -> str:
+        from sigma.rule import SigmaDetectionItem, SigmaRule
+
+        document = dict(self.documents[id(rule)])
+        detection = {**document["detection"], PROBE: {field: PROBE}, "condition": PROBE}
+        probe = SigmaRule.from_dict({**document, "detection": detection})
+        self.pipeline.apply(probe)
+        items = probe.detection.detections[PROBE].detection_items
+        if len(items) == 1 and isinstance(items[0], SigmaDetectionItem) and items[0].field:
+            return str(items[0].field)
+        raise PlanError(f"the pipeline turns field {field!r} into several fields: a group key needs one")
+
+
 def convert_pack(backend: Any, loaded: Any, output_format: str, include_helpers: bool) -> PackConversion:
     """Convert `load_rules`' result: every output rule, or every rule with ``include_helpers``."""
     detections = [(item.rule, item.path) for item in loaded.rules]
     correlations = [(item.rule, item.path) for item in loaded.correlations]
     plans, problems = plan_correlations(detections, correlations)
+    if getattr(backend, "last_processing_pipeline", None) is None:
+        backend.init_processing_pipeline(output_format)
+    renamer = PipelineRenamer(backend.last_processing_pipeline, [rule for rule, _ in detections])
     result = PackConversion()
     for problem in problems:
         result.failed.append(FailedRule(Path(problem.path), problem.title or "?", problem.reason))
@@ -83,6 +128,8 @@ def convert_pack(backend: Any, loaded: Any, output_format: str, include_helpers:
     queries = DetectionQueries(backend, output_format)
     for rule, path, plan in output_rules(detections, correlations, plans, hidden):
         try:
+            if plan is not None:
+                plan = renamed_plan(plan, renamer)
             found = convert_one(backend, queries, rule, plan, output_format)
         except Exception as error:  # a backend failing on one rule must not stop the others
             result.failed.append(FailedRule(path, str(rule.title), str(error)))

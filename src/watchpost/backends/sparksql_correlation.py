@@ -102,7 +102,7 @@ def part_rows(plan: CorrelationPlan, part: Part, context: SqlContext, carried: S
 
     if part.inner is None:
         def column(name: str) -> str:
-            return quote_column(name)
+            return quote_column(part.field(name))
         where = " OR ".join(f"({query})" for query in context.queries(part))
         source = f"FROM {context.table} WHERE {where}"
         head = [f"{context.timestamp} AS sigma_time", f"unix_micros({context.timestamp}) AS sigma_micros"]

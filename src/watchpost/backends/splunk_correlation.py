@@ -64,7 +64,7 @@ def correlation_search(plan: CorrelationPlan, queries: PartQueries, carried: Seq
     check_names(plan)
     if len(plan.parts) > len(LETTERS):
         raise PlanError(f"Splunk: at most {len(LETTERS)} referenced rules")
-    branches = [f"search {as_search(query)} | {tagging(plan, part)}"
+    branches = [f"search {as_search(query)} | {tagging(plan, part, carried)}"
                 for part in plan.parts if part.inner is None for query in queries(part)]
     appended = [inner_search(plan, part, queries) for part in plan.parts if part.inner is not None]
     if not branches:
@@ -81,7 +81,7 @@ def correlation_search(plan: CorrelationPlan, queries: PartQueries, carried: Seq
 
 
 def check_names(plan: CorrelationPlan) -> None:
-    names = [*plan.group_by, *(s for p in plan.parts for s in (*p.group_sources, *p.value_sources))]
+    names = [*plan.group_by, *(p.field(s) for p in plan.parts for s in (*p.group_sources, *p.value_sources))]
     for name in names:
         if not FIELD_NAME.match(name):
             raise PlanError(f"Splunk: field name {name!r} cannot be written in an eval")
@@ -98,17 +98,19 @@ def inner_search(plan: CorrelationPlan, part: Part, queries: PartQueries) -> str
     carried = plan.carried_fields(part)
     search = correlation_search(part.inner, queries, carried)
     expand = "".join(f" | mvexpand {name}" for name in carried)
-    return f"{search}{expand} | {tagging(plan, part)}"
+    return f"{search}{expand} | {tagging(plan, part, ())}"
 
 
-def tagging(plan: CorrelationPlan, part: Part) -> str:
-    """`eval` of the rule tag, its slot, the group keys and the measured value for one part."""
+def tagging(plan: CorrelationPlan, part: Part, carried: Sequence[str]) -> str:
+    """`eval` of the rule tag, its slot, the group keys and the measured value for one part (and of
+    the ``carried`` fields under their own names, `sigma_carry_<k>`, read with the part's names)."""
     assignments = [f'sigma_rule="{part.tag}"', f"sigma_slot={part.slot}",
                    f'sigma_letter="{LETTERS[part.slot]}"']
     for index, (name, source) in enumerate(zip(plan.group_by, part.group_sources, strict=True)):
-        assignments.append(f"{name}={key_expression(source, plan.is_pid_key(index, source))}")
+        assignments.append(f"{name}={key_expression(part.field(source), plan.is_pid_key(index, source))}")
     if part.value_sources:
-        assignments.append(f"sigma_value={value_expression(plan, part.value_sources)}")
+        assignments.append(f"sigma_value={value_expression(plan, [part.field(s) for s in part.value_sources])}")
+    assignments += [f"sigma_carry_{k}={quoted(part.field(name))}" for k, name in enumerate(carried)]
     return "eval " + ", ".join(assignments)
 
 
@@ -135,7 +137,7 @@ def value_expression(plan: CorrelationPlan, sources: Sequence[str]) -> str:
 def aggregation(plan: CorrelationPlan, carried: Sequence[str]) -> list[str]:
     """The windowed measure and the condition on it."""
     by = (" by " + " ".join(plan.group_by)) if plan.group_by else ""
-    carry = "".join(f" values({name}) as {name}" for name in carried)
+    carry = "".join(f" values(sigma_carry_{k}) as {name}" for k, name in enumerate(carried))
     span = describe_timespan(plan.timespan_seconds)
     if plan.type == TEMPORAL_ORDERED:
         if not plan.on_arrival:

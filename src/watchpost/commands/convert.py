@@ -44,8 +44,10 @@ KNOWN_BACKENDS = {
               help="pySigma backend to convert to: splunk and lucene (alias elasticsearch) are built in; "
                    "others (sqlite, ...) are installed plugins (see --list-targets).")
 @click.option("--pipeline", "-p", "pipelines", multiple=True, metavar="NAME|FILE",
-              help="Processing pipeline to apply, by plugin name or YAML file (repeatable, in order). "
-                   "Without one, queries use Sigma's field names (CommandLine, Image, ...).")
+              help="Processing pipeline to apply, by name or YAML file (repeatable, in order): built in "
+                   "are splunk_windows (Splunk's Windows TA), ecs_windows (Winlogbeat / Elastic Agent) and "
+                   "sysmon (Sysmon's names as written). Without one, queries use Sigma's field names "
+                   "(CommandLine, Image, ...) and no log source condition.")
 @click.option("--backend-format", metavar="FORMAT",
               help="The backend's own output format (default: the backend's default).")
 @click.option("--format", "-f", "output_format", type=click.Choice(("text", "jsonl")), default="text",
@@ -118,12 +120,17 @@ def find_backend(target: str, backends: dict[str, Any]) -> Any:
 
 
 def resolve_pipeline(plugins: Any, specs: list[str], target: str) -> Any:
+    """The pipelines named (installed plugins first, then watchpost's own) or given as YAML files."""
     if not specs:
         return None
     from sigma.exceptions import SigmaError
 
+    from watchpost.backends import BUILTIN_PIPELINES
+
+    resolved = [str(BUILTIN_PIPELINES[spec]) if spec in BUILTIN_PIPELINES and spec not in plugins.pipelines
+                else spec for spec in specs]
     try:
-        return plugins.get_pipeline_resolver().resolve(specs, target)
+        return plugins.get_pipeline_resolver().resolve(resolved, target)
     except (SigmaError, OSError, ValueError) as error:
         raise click.BadParameter(str(error), param_hint="--pipeline") from error
 
@@ -181,10 +188,11 @@ def print_targets(backends: dict[str, Any], pipelines: dict[str, Any]) -> None:
         out.write(f"  {name}: {getattr(backend, 'name', '')} (formats: {formats})\n")
     if not backends:
         out.write("  none installed\n")
-    out.write("pipelines (--pipeline):\n")
-    for name in sorted(pipelines):
-        out.write(f"  {name}\n")
-    if not pipelines:
-        out.write("  none installed (a YAML pipeline file can be given by path)\n")
+    from watchpost.backends import BUILTIN_PIPELINES
+
+    out.write("pipelines (--pipeline; a YAML pipeline file can also be given by path):\n")
+    for name in sorted({*pipelines, *BUILTIN_PIPELINES}):
+        origin = "installed" if name in pipelines else "built in"
+        out.write(f"  {name} ({origin})\n")
     missing = sorted(set(KNOWN_BACKENDS) - set(backends))
     out.write("not installed: " + ", ".join(f"{name} ({KNOWN_BACKENDS[name]})" for name in missing) + "\n")
