@@ -41,6 +41,8 @@ class FailedRule:
     path: Path
     title: str
     reason: str
+    kind: str = "correlation"
+    """``detection`` or ``correlation``."""
 
 
 @dataclass
@@ -132,7 +134,8 @@ def convert_pack(backend: Any, loaded: Any, output_format: str, include_helpers:
                 plan = renamed_plan(plan, renamer)
             found = convert_one(backend, queries, rule, plan, output_format)
         except Exception as error:  # a backend failing on one rule must not stop the others
-            result.failed.append(FailedRule(path, str(rule.title), str(error)))
+            kind = "detection" if plan is None else "correlation"
+            result.failed.append(FailedRule(path, str(rule.title), str(error), kind))
             continue
         result.converted.append(ConvertedRule(rule, path, found))
     return result

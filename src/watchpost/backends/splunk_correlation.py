@@ -54,8 +54,14 @@ def splunk_correlation(plan: CorrelationPlan, queries: PartQueries) -> str:
     """The SPL search of a correlation rule (with its approximations as comments)."""
     comments = [f"``` watchpost correlation {plan.title!r}: {plan.type}, timespan "
                 f"{describe_timespan(plan.timespan_seconds)}, condition {describe_condition(plan)} ```"]
-    comments += [f"``` approximate: {note} ```" for note in approximations(plan, "Splunk",
-                                                                        sliding=plan.on_arrival)]
+    notes = approximations(plan, "Splunk", sliding=plan.on_arrival)
+    if plan.type in (VALUE_PERCENTILE, VALUE_MEDIAN):
+        notes.append("Splunk: exactperc and median pick values by Splunk's own rank rule; watchpost "
+                     "interpolates linearly between the closest ranks")
+    if plan.type == TEMPORAL_ORDERED:
+        notes.append("Splunk: list() keeps at most 100 values: a window of more events per group is "
+                     "judged on its first 100")
+    comments += [f"``` approximate: {note} ```" for note in notes]
     return "\n".join(comments) + "\n" + correlation_search(plan, queries, carried=())
 
 
