@@ -16,7 +16,8 @@ from watchpost.ruleset import default_translators
 
 ROOT = Path(__file__).resolve().parents[2]
 GOLDEN = ROOT / "tests" / "fixtures" / "convert" / "golden_correlations.jsonl"
-RULE_FOLDERS = (ROOT / "src" / "watchpost" / "packs" / "t1049", ROOT / "tests" / "fixtures" / "convert" / "correlations")
+RULE_FOLDERS = (ROOT / "src" / "watchpost" / "packs" / "t1049",
+                ROOT / "tests" / "fixtures" / "convert" / "correlations")
 TARGETS = ("splunk", "sparksql", "esql", "eql", "lucene")
 # Targets whose detection queries are recorded too (splunk's and lucene's are checked against the
 # official backends by test_backends.py).

@@ -126,7 +126,8 @@ def rule_file_cases(tests_path: Path) -> RuleFileCases:
                 groups.add((alert.rule.id, index, (str(numbers[id(alert.events[0])]),)))
             else:
                 groups.add((alert.rule.id, index, tuple(key_text(value) for _, value in alert.group)))
-    return RuleFileCases(tests_path, loaded.rule_path, rows, groups, [case.label for case in loaded.cases], matches)
+    labels = [case.label for case in loaded.cases]
+    return RuleFileCases(tests_path, loaded.rule_path, rows, groups, labels, matches)
 
 
 def semantic_test_files() -> list[Path]:

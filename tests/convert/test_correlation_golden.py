@@ -42,8 +42,8 @@ def test_every_rule_converts_to_its_golden_query_or_refusal(current: list[dict[s
     golden = stored()
     assert [key(record) for record in current] == [key(record) for record in golden]
     for now, then in zip(current, golden, strict=True):
-        assert now == then, f"{key(now)} changed: regenerate with bench/make_convert_golden.py --correlations " \
-                            "after reading the new query"
+        assert now == then, (f"{key(now)} changed: read the new query, then regenerate with "
+                             "bench/make_convert_golden.py --correlations")
 
 
 def test_the_golden_file_covers_every_type_for_every_target() -> None:

@@ -45,11 +45,12 @@ def test_helper_rules_are_output_only_with_include_helpers() -> None:
     code, out, _ = convert("--target", "splunk", "--format", "jsonl", "--include-helpers", str(LIFECYCLE))
     assert code == 0
     ids = {r["rule_id"] for r in records(out)}
-    assert HELPER_IDS <= ids and len(ids) == 3
+    assert ids >= HELPER_IDS and len(ids) == 3
     code, out, _ = convert("--target", "splunk", "--format", "jsonl", str(LIFECYCLE))
     assert code == 0 and len(records(out)) == 1
     query = str(records(out)[0]["queries"][0])  # type: ignore[index]
-    assert 'sigma_rule="t1049_win_lifecycle_created"' in query and 'sigma_rule="t1049_win_lifecycle_exited"' in query
+    assert 'sigma_rule="t1049_win_lifecycle_created"' in query
+    assert 'sigma_rule="t1049_win_lifecycle_exited"' in query
 
 
 def test_splunk_groups_by_host_and_process_id_read_in_either_notation() -> None:
@@ -96,10 +97,21 @@ def test_what_a_target_cannot_express_is_refused_with_the_reason() -> None:
 
 
 def test_an_ordered_upper_bound_is_refused_not_approximated(tmp_path: Path) -> None:
-    text = LIFECYCLE.read_text(encoding="utf-8").replace("  timespan: 2m\n", "  timespan: 2m\n  condition:\n    lt: 2\n", 1)
+    upper = "  timespan: 2m\n  condition:\n    lt: 2\n"
+    text = LIFECYCLE.read_text(encoding="utf-8").replace("  timespan: 2m\n", upper, 1)
     rule = tmp_path / "lifecycle_upper.yml"
     rule.write_text(text, encoding="utf-8")
     loaded = load_rules([rule], translators=default_translators())
     for target in ("splunk", "sparksql", "esql"):
         result = convert_pack(BUILTIN_BACKENDS[target](), loaded, "default", include_helpers=False)
-        assert [f.reason for f in result.failed if "upper bound" in f.reason or "other than" in f.reason], target
+        reasons = [f.reason for f in result.failed]
+        assert any("upper bound" in reason or "other than" in reason for reason in reasons), target
+
+
+def test_a_correlation_that_cannot_compile_is_reported_with_its_file(tmp_path: Path) -> None:
+    rule = tmp_path / "broken.yml"
+    rule.write_text(BURST.read_text(encoding="utf-8").split("\n---\n")[0], encoding="utf-8")  # no base rules
+    code, _, err = convert("--target", "splunk", str(rule))
+    assert code == 1
+    assert f"not loaded: {rule} [Burst Of Discovery Commands In One Logon Session (Windows)]" in err
+    assert "0 rules converted to splunk (default), 1 failed" in err

@@ -18,15 +18,15 @@ import pytest
 
 from tests.convert.semantic_support import (
     EVENT_COLUMN,
-    TIME_COLUMN,
     KNOWN_DIFFERENCES,
+    TIME_COLUMN,
     AlertGroup,
     RuleFileCases,
     columns_of,
     key_text,
     loaded_fields,
-    semantic_test_files,
     rule_file_cases,
+    semantic_test_files,
     unexplained_differences,
 )
 from watchpost.backends.pack_conversion import convert_pack

@@ -32,7 +32,8 @@ from watchpost.rules.loader import load_rules
 from watchpost.rules.meta import describe_rule
 from watchpost.ruleset import default_translators
 
-sqlite_backend = pytest.importorskip("sigma.backends.sqlite", reason="pysigma-backend-sqlite is not installed")
+sqlite_backend = pytest.importorskip("sigma.backends.sqlite",
+                                     reason="pysigma-backend-sqlite is not installed")
 
 
 def quoted(name: str) -> str:

@@ -22,8 +22,10 @@ from watchpost.backends.sparksql import SparkSqlBackend
 from watchpost.backends.splunk import SplunkBackend
 
 # Target name -> backend class, as `watchpost convert --target` knows them.
-BUILTIN_BACKENDS: dict[str, Any] = {"splunk": SplunkBackend, "lucene": LuceneBackend, "sparksql": SparkSqlBackend,
-                                   "esql": EsqlBackend, "eql": EqlBackend}
+BUILTIN_BACKENDS: dict[str, Any] = {
+    "splunk": SplunkBackend, "lucene": LuceneBackend, "sparksql": SparkSqlBackend,
+    "esql": EsqlBackend, "eql": EqlBackend,
+}
 # Processing pipelines for `--pipeline NAME` (YAML files next to this module): name -> file.
 PIPELINE_FOLDER = Path(__file__).resolve().parent / "pipelines"
 BUILTIN_PIPELINES: dict[str, Path] = {
@@ -34,4 +36,5 @@ BUILTIN_PIPELINES: dict[str, Path] = {
 # Other names people use for a target: alias -> target name.
 TARGET_ALIASES = {"elasticsearch": "lucene", "databricks": "sparksql"}
 
-__all__ = ["BUILTIN_BACKENDS", "BUILTIN_PIPELINES", "TARGET_ALIASES", "EqlBackend", "EsqlBackend", "LuceneBackend", "SparkSqlBackend", "SplunkBackend"]
+__all__ = ["BUILTIN_BACKENDS", "BUILTIN_PIPELINES", "TARGET_ALIASES", "EqlBackend", "EsqlBackend",
+           "LuceneBackend", "SparkSqlBackend", "SplunkBackend"]

@@ -194,7 +194,8 @@ def approximations(plan: CorrelationPlan, target: str, *, sliding: bool) -> list
     return notes
 
 
-def renamed_plan(plan: CorrelationPlan, rename: Callable[[Any, str], str], carried: Sequence[str] = ()) -> CorrelationPlan:
+def renamed_plan(plan: CorrelationPlan, rename: Callable[[Any, str], str],
+                 carried: Sequence[str] = ()) -> CorrelationPlan:
     """The plan with each detection part's field names as a processing pipeline renames them.
 
     ``rename(rule, field)`` gives the target name of ``field`` in the events of detection ``rule``;

@@ -89,7 +89,8 @@ class EqlBackend(EsqlBackend):
         return eql_null_safe(cond, self.string_match(cond, lowered=True))
 
     def convert_condition_field_eq_val_str_case_sensitive(
-            self, cond: ConditionFieldEqualsValueExpression, state: ConversionState) -> str | DeferredQueryExpression:
+            self, cond: ConditionFieldEqualsValueExpression, state: ConversionState,
+    ) -> str | DeferredQueryExpression:
         return eql_null_safe(cond, self.string_match(cond, lowered=False))
 
     def convert_condition_field_eq_val_num(self, cond: ConditionFieldEqualsValueExpression,

@@ -58,9 +58,8 @@ def esql_correlation(plan: CorrelationPlan, queries: PartQueries, index: str, ti
     lines += [f"FROM {index}", "| WHERE " + " OR ".join(f"({text})" for _, text in conditions)]
     evals = [f"sigma_rule = {case(conditions, lambda part: esql_string(part.tag))}",
              f"sigma_slot = {case(conditions, lambda part: str(part.slot))}"]
-    for index_, name in enumerate(plan.group_by):
-        evals.append(f"{quote_field(name)} = " + case(conditions, lambda part, i=index_: key_expression(
-            quote_field(part.field(part.group_sources[i])), plan.is_pid_key(i, part.group_sources[i]))))
+    for position, name in enumerate(plan.group_by):
+        evals.append(f"{quote_field(name)} = " + case(conditions, group_key(plan, position)))
     if plan.parts[0].value_sources:
         evals.append("sigma_value = " + case(conditions, lambda part: value_expression(
             plan, [quote_field(part.field(source)) for source in part.value_sources])))
@@ -69,6 +68,16 @@ def esql_correlation(plan: CorrelationPlan, queries: PartQueries, index: str, ti
         lines.append("| WHERE " + " AND ".join(f"{quote_field(name)} IS NOT NULL" for name in plan.group_by))
     lines += aggregation(plan, timestamp, [quote_field(name) for name in plan.group_by])
     return "\n".join(lines)
+
+
+def group_key(plan: CorrelationPlan, index: int) -> Callable[[Part], str]:
+    """The expression of group key ``index`` for the events of one part."""
+    from watchpost.backends.esql import quote_field
+
+    def expression(part: Part) -> str:
+        source = part.group_sources[index]
+        return key_expression(quote_field(part.field(source)), plan.is_pid_key(index, source))
+    return expression
 
 
 def extra_notes(plan: CorrelationPlan) -> list[str]:
@@ -127,14 +136,16 @@ def aggregation(plan: CorrelationPlan, timestamp: str, keys: Sequence[str]) -> l
         order = " AND ".join([*(f"sigma_first_{slot} IS NOT NULL" for slot in range(count)),
                               *(f"sigma_first_{slot} <= sigma_last_{slot + 1}" for slot in range(count - 1))])
         return [f"| EVAL {times}", f"| STATS {stats}, {common} BY {by}", f"| WHERE {order}"]
-    condition = " AND ".join(f"sigma_measure {ESQL_OPERATORS[op]} {number(value)}" for op, value in plan.bounds)
+    condition = " AND ".join(f"sigma_measure {ESQL_OPERATORS[op]} {number(value)}"
+                             for op, value in plan.bounds)
     return [f"| STATS sigma_measure = {measure(plan)}, {common} BY {by}", f"| WHERE {condition}"]
 
 
 def measure(plan: CorrelationPlan) -> str:
     if plan.type == VALUE_PERCENTILE:
         return f"PERCENTILE(sigma_value, {number(plan.spec.percentile or 50.0)})"
-    return {EVENT_COUNT: "COUNT(*)", VALUE_COUNT: "COUNT_DISTINCT(sigma_value)", VALUE_SUM: "SUM(sigma_value)",
+    return {EVENT_COUNT: "COUNT(*)", VALUE_COUNT: "COUNT_DISTINCT(sigma_value)",
+            VALUE_SUM: "SUM(sigma_value)",
             VALUE_AVG: "AVG(sigma_value)", VALUE_MEDIAN: "MEDIAN(sigma_value)",
             TEMPORAL: "COUNT_DISTINCT(sigma_rule)"}[plan.type]
 

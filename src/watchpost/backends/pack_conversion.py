@@ -11,6 +11,7 @@ are not output on their own, as the engine does not alert on them
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
+from collections.abc import Set as AbstractSet
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -24,7 +25,6 @@ from watchpost.backends.correlation_plan import (
 )
 from watchpost.correlation.spec import suppressed_rule_ids
 from watchpost.rules.meta import describe_rule
-
 
 PROBE = "watchpost_probe"
 
@@ -63,7 +63,7 @@ class DetectionQueries:
         """The rule's queries; ``finalize``: as a rule on its own (not a correlation's part)."""
         key = (id(rule), finalize)
         if key not in self.cache:
-            saved = (rule._output, rule._backreferences, getattr(self.backend, "finalize_correlation_subqueries"))
+            saved = (rule._output, rule._backreferences, self.backend.finalize_correlation_subqueries)
             rule._output = True  # pySigma returns nothing for a rule only a correlation uses
             self.backend.finalize_correlation_subqueries = finalize
             try:
@@ -124,7 +124,7 @@ def convert_pack(backend: Any, loaded: Any, output_format: str, include_helpers:
     renamer = PipelineRenamer(backend.last_processing_pipeline, [rule for rule, _ in detections])
     result = PackConversion()
     for problem in problems:
-        result.failed.append(FailedRule(Path(problem.path), problem.title or "?", problem.reason))
+        result.failed.append(FailedRule(Path(problem.path), problem.rule or "?", problem.reason))
     metas = [describe_rule(rule, path) for rule, path in detections]
     hidden = set() if include_helpers else suppressed_rule_ids(metas, [p.spec for p in plans.values()])
     queries = DetectionQueries(backend, output_format)
@@ -142,7 +142,7 @@ def convert_pack(backend: Any, loaded: Any, output_format: str, include_helpers:
 
 
 def output_rules(detections: Sequence[tuple[Any, Path]], correlations: Sequence[tuple[Any, Path]],
-                 plans: dict[str, CorrelationPlan], hidden: set[str] | frozenset[str],
+                 plans: dict[str, CorrelationPlan], hidden: AbstractSet[str],
                  ) -> Iterator[tuple[Any, Path, CorrelationPlan | None]]:
     """(rule, file, plan) of each rule to write, in load order; a correlation without a plan
     (it failed to compile) is left out: its problem is already reported."""

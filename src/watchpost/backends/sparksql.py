@@ -98,7 +98,7 @@ class SparkSqlBackend(RefusingTextQueryBackend):
     bool_values: ClassVar[dict[bool, str | None]] = {True: "'true'", False: "'false'"}
     re_expression: ClassVar[str] = "CAST({field} AS STRING) RLIKE {regex}"
     re_escape_char: ClassVar[str] = ""
-    re_escape: ClassVar[tuple[str, ...]] = ()
+    re_escape: ClassVar[list[str]] = []
     compare_op_expression: ClassVar[str] = "try_cast({field} AS DOUBLE) {operator} {value}"
     compare_operators: ClassVar[dict[CompareOperators, str]] = {
         CompareOperators.LT: "<", CompareOperators.LTE: "<=",
@@ -106,7 +106,8 @@ class SparkSqlBackend(RefusingTextQueryBackend):
     field_null_expression: ClassVar[str] = "{field} IS NULL"
     field_exists_expression: ClassVar[str] = "{field} IS NOT NULL"
     field_not_exists_expression: ClassVar[str] = "{field} IS NULL"
-    field_equals_field_expression: ClassVar[str] = "lower(CAST({field1} AS STRING)) = lower(CAST({field2} AS STRING))"
+    field_equals_field_expression: ClassVar[str] = (
+        "lower(CAST({field1} AS STRING)) = lower(CAST({field2} AS STRING))")
     convert_or_as_in: ClassVar[bool] = False
     convert_and_as_in: ClassVar[bool] = False
     unbound_value_str_expression: ClassVar[str | None] = None
@@ -126,7 +127,8 @@ class SparkSqlBackend(RefusingTextQueryBackend):
         return null_safe(cond, self.string_match(cond, lowered=True))
 
     def convert_condition_field_eq_val_str_case_sensitive(
-            self, cond: ConditionFieldEqualsValueExpression, state: ConversionState) -> str | DeferredQueryExpression:
+            self, cond: ConditionFieldEqualsValueExpression, state: ConversionState,
+    ) -> str | DeferredQueryExpression:
         return null_safe(cond, self.string_match(cond, lowered=False))
 
     def string_match(self, cond: ConditionFieldEqualsValueExpression, lowered: bool) -> str:
@@ -156,7 +158,8 @@ class SparkSqlBackend(RefusingTextQueryBackend):
         value = cond.value
         assert isinstance(value, SigmaCompareExpression)
         operator = self.compare_operators[value.op]
-        return null_safe(cond, f"try_cast({quote_column(cond.field)} AS DOUBLE) {operator} {value.number.number}")
+        number = value.number.number
+        return null_safe(cond, f"try_cast({quote_column(cond.field)} AS DOUBLE) {operator} {number}")
 
     def convert_condition_field_eq_val_re(self, cond: ConditionFieldEqualsValueExpression,
                                           state: ConversionState) -> str | DeferredQueryExpression:

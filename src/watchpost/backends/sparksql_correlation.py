@@ -60,7 +60,7 @@ def sparksql_correlation(plan: CorrelationPlan, queries: PartQueries, table: str
                                                                     sliding=plan.on_arrival)]
     rows = correlation_rows(plan, SqlContext(queries, table, timestamp), carried=())
     keys = [f"sigma_key_{i} AS {quote_column(name)}" for i, name in enumerate(plan.group_by)]
-    measure = "sigma_measure AS rule_sequence" if plan.type == TEMPORAL_ORDERED else f"sigma_measure AS {plan.type}"
+    measure = f"sigma_measure AS {'rule_sequence' if plan.type == TEMPORAL_ORDERED else plan.type}"
     columns = ", ".join(["sigma_first AS first_time", "sigma_time AS last_time", *keys, measure])
     return "\n".join(comments) + f"\nSELECT {columns}\nFROM (\n{rows}\n) AS sigma_result"
 

@@ -115,7 +115,8 @@ def tagging(plan: CorrelationPlan, part: Part, carried: Sequence[str]) -> str:
     for index, (name, source) in enumerate(zip(plan.group_by, part.group_sources, strict=True)):
         assignments.append(f"{name}={key_expression(part.field(source), plan.is_pid_key(index, source))}")
     if part.value_sources:
-        assignments.append(f"sigma_value={value_expression(plan, [part.field(s) for s in part.value_sources])}")
+        measured = [part.field(source) for source in part.value_sources]
+        assignments.append(f"sigma_value={value_expression(plan, measured)}")
     assignments += [f"sigma_carry_{k}={quoted(part.field(name))}" for k, name in enumerate(carried)]
     return "eval " + ", ".join(assignments)
 
