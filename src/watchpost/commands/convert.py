@@ -3,11 +3,12 @@
 Backends are pySigma plugins, installed as Python packages (``pip install pysigma-backend-NAME``);
 whatever is installed is found by pySigma's plugin discovery. The official Splunk and Elasticsearch
 backends need pySigma < 2, so watchpost brings its own (``watchpost.backends``: ``splunk``,
-``lucene`` alias ``elasticsearch``), merged into the discovered ones; an installed plugin of the same
-name wins, so a pySigma-2 release of an official backend takes over. Rules are loaded as ``watchpost
-hunt`` loads them (seed-dialect rules translated, meta filters applied), so what is converted is
-what watchpost runs. A rule that a backend cannot convert is reported with its file and the others
-are still converted.
+``lucene`` alias ``elasticsearch``, ``esql``, ``eql``, ``sparksql`` alias ``databricks``), merged
+into the discovered ones; an installed plugin of the same name wins, so a pySigma-2 release of an
+official backend takes over. Rules are loaded as ``watchpost hunt`` loads them (seed-dialect rules translated, meta filters applied), so what is converted is
+what watchpost runs. Correlations are converted through the engine's compiled specs
+(``watchpost.backends.pack_conversion``); helper rules only inside them unless ``--include-helpers``.
+A rule that a backend cannot convert is reported with its file and the others are still converted.
 """
 
 from __future__ import annotations
@@ -41,8 +42,9 @@ KNOWN_BACKENDS = {
 @click.command("convert", context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
 @click.argument("rule_paths", metavar="RULES...", nargs=-1, type=click.Path(exists=True, path_type=Path))
 @click.option("--target", "-t", metavar="NAME",
-              help="pySigma backend to convert to: splunk and lucene (alias elasticsearch) are built in; "
-                   "others (sqlite, ...) are installed plugins (see --list-targets).")
+              help="pySigma backend to convert to: splunk, esql, eql, sparksql (alias databricks) and "
+                   "lucene (alias elasticsearch) are built in; others (sqlite, ...) are installed plugins "
+                   "(see --list-targets).")
 @click.option("--pipeline", "-p", "pipelines", multiple=True, metavar="NAME|FILE",
               help="Processing pipeline to apply, by name or YAML file (repeatable, in order): built in "
                    "are splunk_windows (Splunk's Windows TA), ecs_windows (Winlogbeat / Elastic Agent) and "
