@@ -5,10 +5,11 @@ whatever is installed is found by pySigma's plugin discovery. The official Splun
 backends need pySigma < 2, so watchpost brings its own (``watchpost.backends``: ``splunk``,
 ``lucene`` alias ``elasticsearch``, ``esql``, ``eql``, ``sparksql`` alias ``databricks``), merged
 into the discovered ones; an installed plugin of the same name wins, so a pySigma-2 release of an
-official backend takes over. Rules are loaded as ``watchpost hunt`` loads them (seed-dialect rules translated, meta filters applied), so what is converted is
-what watchpost runs. Correlations are converted through the engine's compiled specs
-(``watchpost.backends.pack_conversion``); helper rules only inside them unless ``--include-helpers``.
-A rule that a backend cannot convert is reported with its file and the others are still converted.
+official backend takes over. Rules are loaded as ``watchpost hunt`` loads them (seed-dialect rules
+translated, meta filters applied), so what is converted is what watchpost runs. Correlations are
+converted through the engine's compiled specs (``watchpost.backends.pack_conversion``); helper rules
+only inside them unless ``--include-helpers``. A rule that a backend cannot convert is reported with
+its file and the others are still converted.
 """
 
 from __future__ import annotations
