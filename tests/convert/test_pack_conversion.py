@@ -30,7 +30,7 @@ def records(out: str) -> list[dict[str, object]]:
     return [json.loads(line) for line in out.splitlines() if line.strip()]
 
 
-@pytest.mark.parametrize("target", ["splunk", "sparksql"])
+@pytest.mark.parametrize("target", ["splunk", "sparksql", "sqlite"])  # sqlite: an installed plugin
 def test_the_whole_pack_converts_and_exits_zero(target: str) -> None:
     code, out, err = convert("--target", target, "--format", "jsonl", str(PACK))
     assert code == 0, err

@@ -161,5 +161,16 @@ def convert_one(backend: Any, queries: DetectionQueries, rule: Any, plan: Correl
         return queries.of(rule, finalize=True)
     render = getattr(backend, "convert_correlation_plan", None)
     if render is None:  # an installed plugin: its own correlation support, if any
+        for part in detection_parts(plan):  # pySigma reads their conversion states
+            queries.of(part.detection, finalize=False)
         return list(backend.convert_correlation_rule(rule, output_format))
     return [render(plan, queries.of_part)]
+
+
+def detection_parts(plan: CorrelationPlan) -> Iterator[Part]:
+    """The detection parts of a plan and of the correlations it references."""
+    for part in plan.parts:
+        if part.inner is not None:
+            yield from detection_parts(part.inner)
+        elif part.detection is not None:
+            yield part
