@@ -10,6 +10,7 @@ Needs the `spark` extra (`pip install 'watchpost[spark]'`) and Java; skipped wit
 
 from __future__ import annotations
 
+import importlib.util
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -35,13 +36,16 @@ from watchpost.rules.loader import load_rules
 from watchpost.rules.meta import describe_rule
 from watchpost.ruleset import default_translators
 
-pytestmark = pytest.mark.slow
-pyspark_sql = pytest.importorskip("pyspark.sql", reason="the spark extra (pyspark) is not installed")
+pytestmark = [pytest.mark.slow,
+              pytest.mark.skipif(importlib.util.find_spec("pyspark") is None,
+                                 reason="the spark extra (pyspark) is not installed")]
 
 
 @pytest.fixture(scope="module")
 def spark() -> Iterator[Any]:
-    session = (pyspark_sql.SparkSession.builder.master("local[2]").appName("watchpost-convert-tests")
+    from pyspark.sql import SparkSession
+
+    session = (SparkSession.builder.master("local[2]").appName("watchpost-convert-tests")
                .config("spark.sql.session.timeZone", "UTC").config("spark.ui.enabled", "false")
                .config("spark.sql.shuffle.partitions", "2").getOrCreate())
     session.sparkContext.setLogLevel("ERROR")
