@@ -79,15 +79,20 @@ class RuleFileCases:
     case_labels: list[str]
     engine_matches: set[AlertGroup]
     """Every detection rule's matches, helper rules included: (rule id, case, (event number,))."""
+    engine_first: dict[AlertGroup, datetime]
+    """A correlation group's first alert time (its last event's, on the table's shifted clock)."""
 
     def place(self, case: int) -> str:
         return self.case_labels[case].split(" ", 1)[0]
 
     def case_of(self, moment: datetime) -> int:
-        """The case of a result's time (a naive time, as Spark returns, is local time)."""
-        if moment.tzinfo is None:
-            moment = moment.astimezone(UTC)
+        """The case of a result's time."""
         return int((moment - BASE_TIME) // CASE_GAP)
+
+
+def aware(moment: datetime) -> datetime:
+    """A result's time in UTC (a naive time, as Spark returns it, is local time)."""
+    return moment.astimezone(UTC) if moment.tzinfo is None else moment
 
 
 def cell(value: Any) -> str | None:
@@ -110,6 +115,7 @@ def rule_file_cases(tests_path: Path) -> RuleFileCases:
     rows: list[EventRow] = []
     groups: set[AlertGroup] = set()
     matches: set[AlertGroup] = set()
+    first: dict[AlertGroup, datetime] = {}
     number = 0
     for index, case in enumerate(loaded.cases):
         events = events_of(case, tests_path)
@@ -125,9 +131,12 @@ def rule_file_cases(tests_path: Path) -> RuleFileCases:
             if alert.correlation is None:
                 groups.add((alert.rule.id, index, (str(numbers[id(alert.events[0])]),)))
             else:
-                groups.add((alert.rule.id, index, tuple(key_text(value) for _, value in alert.group)))
+                group = (alert.rule.id, index, tuple(key_text(value) for _, value in alert.group))
+                groups.add(group)
+                moment = alert.timestamp + shift
+                first[group] = min(first.get(group, moment), moment)
     labels = [case.label for case in loaded.cases]
-    return RuleFileCases(tests_path, loaded.rule_path, rows, groups, labels, matches)
+    return RuleFileCases(tests_path, loaded.rule_path, rows, groups, labels, matches, first)
 
 
 def semantic_test_files() -> list[Path]:

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import importlib.util
 from collections.abc import Iterator
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +24,7 @@ from tests.convert.semantic_support import (
     TIME_COLUMN,
     AlertGroup,
     RuleFileCases,
+    aware,
     columns_of,
     key_text,
     loaded_fields,
@@ -30,6 +32,7 @@ from tests.convert.semantic_support import (
     semantic_test_files,
     unexplained_differences,
 )
+from watchpost.backends.correlation_plan import plan_correlations
 from watchpost.backends.pack_conversion import convert_pack
 from watchpost.backends.sparksql import SparkSqlBackend
 from watchpost.rules.loader import load_rules
@@ -64,25 +67,33 @@ def load_table(spark: Any, cases: RuleFileCases, extra: set[str]) -> list[str]:
     return columns
 
 
-def sql_groups(spark: Any, cases: RuleFileCases) -> set[AlertGroup]:
+def sql_groups(spark: Any, cases: RuleFileCases) -> tuple[set[AlertGroup], dict[AlertGroup, datetime]]:
+    """The groups the converted queries raise, and for correlations decided on arrival each group's
+    first qualifying row's time (the engine fires on that row's event)."""
     loaded = load_rules([cases.rule_path], translators=default_translators())
     load_table(spark, cases, loaded_fields(loaded))
     backend = SparkSqlBackend()
     conversion = convert_pack(backend, loaded, "default", include_helpers=False)
     assert not conversion.failed, conversion.failed
     case_of_event = {row.number: row.case for row in cases.rows}
+    plans, _ = plan_correlations([(i.rule, i.path) for i in loaded.rules],
+                                 [(i.rule, i.path) for i in loaded.correlations])
     found: set[AlertGroup] = set()
+    first: dict[AlertGroup, datetime] = {}
     for item in conversion.converted:
         meta = describe_rule(item.rule, item.path)
         group_by = list(getattr(item.rule, "group_by", None) or ())
         for query in item.queries:
             for row in spark.sql(query).collect():
-                if meta.kind == "correlation":
-                    found.add((meta.id, cases.case_of(row["last_time"]),
-                               tuple(key_text(row[name]) for name in group_by)))
-                else:
+                if meta.kind != "correlation":
                     found.add((meta.id, case_of_event[row[EVENT_COLUMN]], (str(row[EVENT_COLUMN]),)))
-    return found
+                    continue
+                moment = aware(row["last_time"])
+                group = (meta.id, cases.case_of(moment), tuple(key_text(row[name]) for name in group_by))
+                found.add(group)
+                if plans[meta.id].on_arrival:
+                    first[group] = min(first.get(group, moment), moment)
+    return found, first
 
 
 TEST_FILES = semantic_test_files()
@@ -92,8 +103,13 @@ TEST_FILES = semantic_test_files()
 def test_sparksql_raises_the_engines_alert_groups(spark: Any, tests_path: Path) -> None:
     cases = rule_file_cases(tests_path)
     assert cases.engine_groups, "the cases raise no alert at all: nothing would be compared"
-    unexplained, occurred = unexplained_differences(cases, sql_groups(spark, cases), cases.engine_groups,
+    found, first = sql_groups(spark, cases)
+    unexplained, occurred = unexplained_differences(cases, found, cases.engine_groups,
                                                        KNOWN_DIFFERENCES)
     assert not unexplained
     expected = {key for key in KNOWN_DIFFERENCES if key[0] == tests_path.name}
     assert occurred == expected, f"listed differences that no longer occur: {expected - occurred}"
+    # sliding windows measure exactly the engine's: the first qualifying row is the engine's alert
+    for group, moment in first.items():
+        if group in cases.engine_first:
+            assert moment == cases.engine_first[group], group
