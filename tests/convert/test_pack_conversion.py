@@ -115,3 +115,16 @@ def test_a_correlation_that_cannot_compile_is_reported_with_its_file(tmp_path: P
     assert code == 1
     assert f"not loaded: {rule} [Burst Of Discovery Commands In One Logon Session (Windows)]" in err
     assert "0 rules converted to splunk (default), 1 failed" in err
+
+
+def test_a_title_cannot_end_the_comment_it_is_written_in(tmp_path: Path) -> None:
+    title = "Network Connections Discovery Process Ran To Its End (Security Audit Lifecycle)"
+    rule = tmp_path / "odd_title.yml"
+    rule.write_text(LIFECYCLE.read_text(encoding="utf-8").replace(title, "ends ``` here */ and\\nthere", 1),
+                    encoding="utf-8")
+    loaded = load_rules([rule], translators=default_translators())
+    for target, opening, closing in (("splunk", "```", "```"), ("eql", "/*", "*/")):
+        query = convert_pack(BUILTIN_BACKENDS[target](), loaded, "default", False).converted[0].queries[0]
+        first = str(query).splitlines()[0]
+        assert first.startswith(opening) and first.endswith(closing)
+        assert first.count(closing) == 1 + (opening == closing), (target, first)

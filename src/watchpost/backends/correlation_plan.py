@@ -107,6 +107,11 @@ def describe_timespan(seconds: int) -> str:
     return f"{seconds}s"
 
 
+def describe_rule_title(plan: CorrelationPlan, closing: str) -> str:
+    """The title quoted on one line, with a target's end-of-comment mark (``closing``) broken up."""
+    return repr(plan.title).replace(closing, " ".join(closing))
+
+
 def describe_condition(plan: CorrelationPlan) -> str:
     return plan.spec.condition.describe()
 

@@ -30,6 +30,7 @@ from watchpost.backends.correlation_plan import (
     CorrelationPlan,
     PlanError,
     describe_condition,
+    describe_rule_title,
     describe_timespan,
     minimal_count,
 )
@@ -146,7 +147,7 @@ class EqlBackend(EsqlBackend):
             raise PlanError("EQL: a sequence cannot hold another correlation's results")
         if not plan.on_arrival or minimal_count(plan) != len(plan.parts):
             raise PlanError("EQL: a sequence needs every rule in order (condition gte <number of rules>)")
-        lines = [f"/* watchpost correlation {plan.title!r}: {plan.type}, timespan "
+        lines = [f"/* watchpost correlation {describe_rule_title(plan, '*/')}: {plan.type}, timespan "
                  f"{describe_timespan(plan.timespan_seconds)}, condition {describe_condition(plan)} */"]
         if plan.group_by:
             lines.append("/* approximate: EQL: join keys are compared as stored: watchpost lower-cases text "

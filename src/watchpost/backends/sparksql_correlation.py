@@ -98,7 +98,7 @@ def correlation_rows(plan: CorrelationPlan, context: SqlContext, carried: Sequen
 
 def part_rows(plan: CorrelationPlan, part: Part, context: SqlContext, carried: Sequence[str]) -> str:
     """One referenced rule's matches as rows of the common shape."""
-    from watchpost.backends.sparksql import quote_column
+    from watchpost.backends.sparksql import quote_column, sql_string
 
     if part.inner is None:
         def column(name: str) -> str:
@@ -120,7 +120,7 @@ def part_rows(plan: CorrelationPlan, part: Part, context: SqlContext, carried: S
             if name in inner.group_by:
                 return f"sigma_key_{inner.group_by.index(name)}"
             return f"sigma_c{inner_carried.index(name)}"
-    cells = [*head, f"'{part.tag}' AS sigma_rule", f"{part.slot} AS sigma_slot"]
+    cells = [*head, f"{sql_string(part.tag)} AS sigma_rule", f"{part.slot} AS sigma_slot"]
     for index, source_name in enumerate(part.group_sources):
         pid = plan.is_pid_key(index, source_name)
         cells.append(f"{key_expression(column(source_name), pid)} AS sigma_key_{index}")

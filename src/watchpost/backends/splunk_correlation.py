@@ -28,6 +28,7 @@ from watchpost.backends.correlation_plan import (
     PlanError,
     approximations,
     describe_condition,
+    describe_rule_title,
     describe_timespan,
     ordered_subsequences,
 )
@@ -52,7 +53,7 @@ PartQueries = Callable[[Part], Sequence[str]]
 
 def splunk_correlation(plan: CorrelationPlan, queries: PartQueries) -> str:
     """The SPL search of a correlation rule (with its approximations as comments)."""
-    comments = [f"``` watchpost correlation {plan.title!r}: {plan.type}, timespan "
+    comments = [f"``` watchpost correlation {describe_rule_title(plan, '```')}: {plan.type}, timespan "
                 f"{describe_timespan(plan.timespan_seconds)}, condition {describe_condition(plan)} ```"]
     notes = approximations(plan, "Splunk", sliding=plan.on_arrival)
     if plan.type in (VALUE_PERCENTILE, VALUE_MEDIAN):
@@ -110,7 +111,8 @@ def inner_search(plan: CorrelationPlan, part: Part, queries: PartQueries) -> str
 def tagging(plan: CorrelationPlan, part: Part, carried: Sequence[str]) -> str:
     """`eval` of the rule tag, its slot, the group keys and the measured value for one part (and of
     the ``carried`` fields under their own names, `sigma_carry_<k>`, read with the part's names)."""
-    assignments = [f'sigma_rule="{part.tag}"', f"sigma_slot={part.slot}",
+    tag = part.tag.replace("\\", "\\\\").replace('"', '\\"')
+    assignments = [f'sigma_rule="{tag}"', f"sigma_slot={part.slot}",
                    f'sigma_letter="{LETTERS[part.slot]}"']
     for index, (name, source) in enumerate(zip(plan.group_by, part.group_sources, strict=True)):
         assignments.append(f"{name}={key_expression(part.field(source), plan.is_pid_key(index, source))}")
