@@ -34,7 +34,8 @@ from watchpost.backends.correlation_plan import (
     describe_timespan,
     minimal_count,
 )
-from watchpost.backends.esql import EsqlBackend, esql_string, lucene_regex, quote_field, regex_flags
+from watchpost.backends.esql import EsqlBackend, esql_string, quote_field
+from watchpost.backends.lucene_regex import lucene_regex, regex_flags
 from watchpost.backends.splunk_correlation import PartQueries
 from watchpost.correlation.spec import TEMPORAL_ORDERED
 

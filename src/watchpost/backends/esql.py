@@ -29,6 +29,7 @@ from sigma.exceptions import SigmaFeatureNotSupportedByBackendError
 from sigma.types import SigmaCompareExpression, SigmaRegularExpression, SigmaString, SpecialChars
 
 from watchpost.backends.correlation_plan import CorrelationPlan
+from watchpost.backends.lucene_regex import lucene_regex, regex_flags
 from watchpost.backends.sparksql import SparkSqlBackend, null_safe
 from watchpost.backends.splunk_correlation import PartQueries
 
@@ -56,77 +57,6 @@ def like_pattern(value: SigmaString) -> str:
         else:
             raise SigmaFeatureNotSupportedByBackendError("ES|QL: a placeholder left in a value")
     return "".join(parts)
-
-
-CLASS_ESCAPES = {"s": " \t\n\r", "d": "0-9", "w": "A-Za-z0-9_"}
-NEGATED_ESCAPES = {"S": "s", "D": "d", "W": "w"}
-
-
-def regex_flags(regex: str) -> tuple[str, bool]:
-    """A leading inline `(?i)` taken off: (regex, case-insensitive)."""
-    if regex.startswith("(?i)"):
-        return regex[4:], True
-    return regex, False
-
-
-def lucene_regex(regex: str) -> str:
-    """A Sigma (search) regular expression as a whole-value Lucene one, or a refusal.
-
-    `\\s`, `\\d`, `\\w` (and their negations outside a class) become classes, `(?:` a plain group,
-    an anchor at an end drops that end's `.*`; Lucene's operator characters are escaped.
-    """
-    head, tail = ".*(", ").*"
-    if regex.startswith("^"):
-        regex, head = regex[1:], "("
-    if regex.endswith("$") and not regex.endswith("\\$"):
-        regex, tail = regex[:-1], ")"
-    return head + translate_regex_body(regex) + tail
-
-
-def translate_regex_body(regex: str) -> str:
-    out: list[str] = []
-    in_class = False
-    index = 0
-    while index < len(regex):
-        char = regex[index]
-        if char == "\\" and index + 1 < len(regex):
-            out.append(translate_escape(regex, regex[index + 1], in_class))
-            index += 2
-            continue
-        if char == "(" and regex.startswith("(?", index) and not in_class:
-            if not regex.startswith("(?:", index):
-                raise refusal(regex, "a (?...) group other than (?:")
-            out.append("(")
-            index += 3
-            continue
-        if char in "^$" and not in_class:
-            raise refusal(regex, "an anchor inside the expression")
-        if char == "[" and not in_class:
-            in_class = True
-            out.append("[^" if regex.startswith("[^", index) else "[")
-            index += 2 if regex.startswith("[^", index) else 1
-            continue
-        if char == "]" and in_class:
-            in_class = False
-        out.append("\\" + char if char in '@&<>~#"' else char)
-        index += 1
-    return "".join(out)
-
-
-def translate_escape(regex: str, letter: str, in_class: bool) -> str:
-    if letter in CLASS_ESCAPES:
-        chars = CLASS_ESCAPES[letter]
-        return chars if in_class else f"[{chars}]"
-    if letter in NEGATED_ESCAPES and not in_class:
-        return f"[^{CLASS_ESCAPES[NEGATED_ESCAPES[letter]]}]"
-    if letter.isalnum():
-        raise refusal(regex, f"\\{letter}")
-    return "\\" + letter
-
-
-def refusal(regex: str, construct: str) -> SigmaFeatureNotSupportedByBackendError:
-    return SigmaFeatureNotSupportedByBackendError(
-        f"Elasticsearch's regular expressions (Lucene's) cannot express {construct} in {regex!r}")
 
 
 class EsqlBackend(SparkSqlBackend):
