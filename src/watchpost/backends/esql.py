@@ -5,12 +5,11 @@ the same condition can tag events inside a correlation (`EVAL sigma_rule = CASE(
 
 - strings match case-insensitively, as Sigma says: `TO_LOWER(TO_STRING(f)) == "value"`, wildcards
   with `LIKE` and a triple-quoted pattern (no string escapes there; a backslash escapes LIKE's
-  `*`, `?` and backslash);
-  `|cased` without `TO_LOWER`; numbers and booleans compared as text; `|gt`... on `TO_DOUBLE(f)`;
+  `*`, `?` and backslash); `|cased` without `TO_LOWER`; numbers and booleans compared as text;
+  `|gt`... on `TO_DOUBLE(f)`;
 - `|re` with `RLIKE`, which matches the whole value in Lucene's regular-expression dialect: the
-  regex is wrapped in `.*( ).*` (an anchor `^`/`$` at an end drops that side), Lucene's own
-  operators (`@ & < > ~ #`) are escaped, `(?i)` becomes `TO_LOWER` of the field and a lower-cased
-  regex; constructs Lucene lacks (`\\s`, `\\d`, `\\w`, `\\b`, `(?...)` groups, inner anchors) are refused;
+  regex is translated by `watchpost.backends.lucene_regex` (or refused there), a leading `(?i)`
+  becomes `TO_LOWER` of the field and a lower-cased regex;
 - `|cidr` with `CIDR_MATCH(TO_IP(f), "...")`, `|exists`/`null` with `IS [NOT] NULL`, a comparison
   under a NOT is made false, not null, for a missing field (`COALESCE(..., false)`);
 - field names with other characters than letters, digits, `_`, `.`, `@` are quoted with backticks.
