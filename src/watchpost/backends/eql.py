@@ -153,6 +153,8 @@ class EqlBackend(EsqlBackend):
         if plan.group_by:
             lines.append("/* approximate: EQL: join keys are compared as stored: watchpost lower-cases text "
                          "and reads process ids in hexadecimal (0x2bc) and decimal (700) as one number */")
+        lines.append("/* approximate: EQL: where several events could start the sequence, EQL picks its own; "
+                     "watchpost reports the latest chain (a reused process id joins the newest process) */")
         lines.append(f"sequence with maxspan={describe_timespan(plan.timespan_seconds)}")
         for part in plan.parts:
             condition = " or ".join(f"({query})" for query in queries(part))
