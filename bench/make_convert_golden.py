@@ -14,6 +14,16 @@ with the official backends and no processing pipeline (field names stay Sigma's)
 `tests/fixtures/convert/golden_splunk.jsonl` and `golden_lucene.jsonl`: one object per rule with its
 path (relative to the sigma folder, or for the hand-written rules of `tests/fixtures/convert/rules`
 to the repository) and either its queries or the error the backend raised.
+
+With `--correlations` it runs in watchpost's own environment instead and writes
+`tests/fixtures/convert/golden_correlations.jsonl`: what watchpost's built-in targets (splunk,
+sparksql, esql, eql, lucene) write for every rule of the pack and of
+`tests/fixtures/convert/correlations` (one rule file per correlation type), correlations and helper
+rules included, or why they refuse it. There is no reference backend for correlations: these
+queries were read one by one when the file was made, and `tests/convert/test_semantics_*.py` run
+the SQL ones against the engine; the golden file pins them so that a change shows in review.
+
+    python3 bench/make_convert_golden.py --correlations             # from the repository root
 """
 
 from __future__ import annotations
@@ -118,7 +128,11 @@ def convert_all(backend: Any, paths: list[Path]) -> Iterator[dict[str, Any]]:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--out", type=Path, default=OUT)
+    parser.add_argument("--correlations", action="store_true",
+                        help="write golden_correlations.jsonl from watchpost's own backends")
     args = parser.parse_args()
+    if args.correlations:
+        return write_correlation_golden(args.out)
     if version("pysigma").startswith("2."):
         print("run this with pySigma < 2 and the official backends (see the module docstring)",
               file=sys.stderr)
@@ -139,6 +153,22 @@ def main() -> int:
             for record in convert_all(backend_class(), paths):
                 stream.write(json.dumps(record, ensure_ascii=False) + "\n")
         print(f"{target}: {len(paths)} rules", file=sys.stderr)
+    return 0
+
+
+def write_correlation_golden(out: Path) -> int:
+    sys.path.insert(0, str(ROOT))
+    from tests.convert.golden_support import golden_records
+
+    target = out / "golden_correlations.jsonl"
+    records = list(golden_records())
+    with target.open("w", encoding="utf-8") as stream:
+        header = {"generator": "bench/make_convert_golden.py --correlations", "pysigma": version("pysigma"),
+                  "records": len(records)}
+        stream.write(json.dumps(header) + "\n")
+        for record in records:
+            stream.write(json.dumps(record, ensure_ascii=False) + "\n")
+    print(f"{target}: {len(records)} records", file=sys.stderr)
     return 0
 
 

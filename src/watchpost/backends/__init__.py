@@ -12,14 +12,29 @@ plugin with the same name wins, so a future pySigma-2 release of an official bac
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
+from watchpost.backends.eql import EqlBackend
+from watchpost.backends.esql import EsqlBackend
 from watchpost.backends.lucene import LuceneBackend
+from watchpost.backends.sparksql import SparkSqlBackend
 from watchpost.backends.splunk import SplunkBackend
 
 # Target name -> backend class, as `watchpost convert --target` knows them.
-BUILTIN_BACKENDS: dict[str, Any] = {"splunk": SplunkBackend, "lucene": LuceneBackend}
+BUILTIN_BACKENDS: dict[str, Any] = {
+    "splunk": SplunkBackend, "lucene": LuceneBackend, "sparksql": SparkSqlBackend,
+    "esql": EsqlBackend, "eql": EqlBackend,
+}
+# Processing pipelines for `--pipeline NAME` (YAML files next to this module): name -> file.
+PIPELINE_FOLDER = Path(__file__).resolve().parent / "pipelines"
+BUILTIN_PIPELINES: dict[str, Path] = {
+    "splunk_windows": PIPELINE_FOLDER / "splunk_windows.yml",
+    "ecs_windows": PIPELINE_FOLDER / "ecs_windows.yml",
+    "sysmon": PIPELINE_FOLDER / "sysmon.yml",
+}
 # Other names people use for a target: alias -> target name.
-TARGET_ALIASES = {"elasticsearch": "lucene"}
+TARGET_ALIASES = {"elasticsearch": "lucene", "databricks": "sparksql"}
 
-__all__ = ["BUILTIN_BACKENDS", "TARGET_ALIASES", "LuceneBackend", "SplunkBackend"]
+__all__ = ["BUILTIN_BACKENDS", "BUILTIN_PIPELINES", "TARGET_ALIASES", "EqlBackend", "EsqlBackend",
+           "LuceneBackend", "SparkSqlBackend", "SplunkBackend"]

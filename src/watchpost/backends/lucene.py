@@ -33,6 +33,7 @@ from sigma.conversion.state import ConversionState
 from sigma.exceptions import SigmaFeatureNotSupportedByBackendError
 from sigma.types import CompareOperators, SigmaCIDRExpression, SigmaExpansion, SigmaNull, SigmaString
 
+from watchpost.backends.correlation_plan import PlanError
 from watchpost.backends.refusal import RefusingTextQueryBackend
 
 
@@ -154,3 +155,8 @@ class LuceneBackend(RefusingTextQueryBackend):
         assert isinstance(cond.value, SigmaString)
         value = TextQueryBackend.convert_value_str(self, cond.value, state)
         return self.unbound_value_str_expression.format(value=value)
+
+    def convert_correlation_plan(self, plan: Any, queries: Any) -> str:
+        """Refused: a query string selects events, it cannot count, group or order them."""
+        raise PlanError("an Elasticsearch query string (Lucene) cannot aggregate or order events: "
+                        "convert correlations with --target esql (every type) or eql (temporal_ordered)")

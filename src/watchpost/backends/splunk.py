@@ -34,7 +34,9 @@ from sigma.exceptions import SigmaFeatureNotSupportedByBackendError
 from sigma.rule import SigmaRule
 from sigma.types import CompareOperators, SigmaString
 
+from watchpost.backends.correlation_plan import CorrelationPlan
 from watchpost.backends.refusal import RefusingTextQueryBackend
+from watchpost.backends.splunk_correlation import PartQueries, splunk_correlation
 
 SEARCH_MARKER = "\n| search "
 # Splunk's limit on a regular expression's group name.
@@ -195,6 +197,10 @@ class SplunkBackend(RefusingTextQueryBackend):
             query = (self.deferred_start + self.deferred_separator.join(
                 flag.finalize_expression() for flag in flags) + SEARCH_MARKER + query)
         return super().finish_query(rule, query, state)
+
+    def convert_correlation_plan(self, plan: CorrelationPlan, queries: PartQueries) -> str:
+        """A correlation rule as one SPL search (watchpost.backends.splunk_correlation)."""
+        return splunk_correlation(plan, queries)
 
     def finalize_query_default(self, rule: Any, query: Any, index: int, state: ConversionState) -> Any:
         if isinstance(query, str) and query.startswith(self.deferred_start) and SEARCH_MARKER in query:

@@ -3,11 +3,13 @@
 Backends are pySigma plugins, installed as Python packages (``pip install pysigma-backend-NAME``);
 whatever is installed is found by pySigma's plugin discovery. The official Splunk and Elasticsearch
 backends need pySigma < 2, so watchpost brings its own (``watchpost.backends``: ``splunk``,
-``lucene`` alias ``elasticsearch``), merged into the discovered ones; an installed plugin of the same
-name wins, so a pySigma-2 release of an official backend takes over. Rules are loaded as ``watchpost
-hunt`` loads them (seed-dialect rules translated, meta filters applied), so what is converted is
-what watchpost runs. A rule that a backend cannot convert is reported with its file and the others
-are still converted.
+``lucene`` alias ``elasticsearch``, ``esql``, ``eql``, ``sparksql`` alias ``databricks``), merged
+into the discovered ones; an installed plugin of the same name wins, so a pySigma-2 release of an
+official backend takes over. Rules are loaded as ``watchpost hunt`` loads them (seed-dialect rules
+translated, meta filters applied), so what is converted is what watchpost runs. Correlations are
+converted through the engine's compiled specs (``watchpost.backends.pack_conversion``); helper rules
+only inside them unless ``--include-helpers``. A rule that a backend cannot convert is reported with
+its file and the others are still converted.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from typing import IO, Any
 import click
 import orjson
 
+from watchpost.exit_codes import EXIT_ALERTS, EXIT_OK
 from watchpost.sinks.terminal_text import sanitise_terminal
 
 # Where to get the backends people ask for most (target name -> PyPI package).
@@ -40,11 +43,14 @@ KNOWN_BACKENDS = {
 @click.command("convert", context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
 @click.argument("rule_paths", metavar="RULES...", nargs=-1, type=click.Path(exists=True, path_type=Path))
 @click.option("--target", "-t", metavar="NAME",
-              help="pySigma backend to convert to: splunk and lucene (alias elasticsearch) are built in; "
-                   "others (sqlite, ...) are installed plugins (see --list-targets).")
+              help="pySigma backend to convert to: splunk, esql, eql, sparksql (alias databricks) and "
+                   "lucene (alias elasticsearch) are built in; others (sqlite, ...) are installed plugins "
+                   "(see --list-targets).")
 @click.option("--pipeline", "-p", "pipelines", multiple=True, metavar="NAME|FILE",
-              help="Processing pipeline to apply, by plugin name or YAML file (repeatable, in order). "
-                   "Without one, queries use Sigma's field names (CommandLine, Image, ...).")
+              help="Processing pipeline to apply, by name or YAML file (repeatable, in order): built in "
+                   "are splunk_windows (Splunk's Windows TA), ecs_windows (Winlogbeat / Elastic Agent) and "
+                   "sysmon (Sysmon's names as written). Without one, queries use Sigma's field names "
+                   "(CommandLine, Image, ...) and no log source condition.")
 @click.option("--backend-format", metavar="FORMAT",
               help="The backend's own output format (default: the backend's default).")
 @click.option("--format", "-f", "output_format", type=click.Choice(("text", "jsonl")), default="text",
@@ -52,9 +58,14 @@ KNOWN_BACKENDS = {
                                       "with its id, title, file and queries.")
 @click.option("--output", "-o", type=click.Path(dir_okay=False, path_type=Path),
               help="Write the queries to this file instead of standard output.")
+@click.option("--include-helpers", is_flag=True,
+              help="Also write the rules that correlations reference without generate: true (helper "
+                   "rules, inner correlations) as queries of their own; by default they are only "
+                   "part of their correlation's query, as watchpost only alerts on them there.")
 @click.option("--list-targets", is_flag=True, help="List the installed backends and pipelines, then exit.")
 def convert(rule_paths: tuple[Path, ...], target: str | None, pipelines: tuple[str, ...],
-            backend_format: str | None, output_format: str, output: Path | None, list_targets: bool) -> None:
+            backend_format: str | None, output_format: str, output: Path | None, include_helpers: bool,
+            list_targets: bool) -> None:
     """Convert Sigma rules to a SIEM's query language with a pySigma backend.
 
     Exit status: 0 when every rule converted, 1 when some could not (each is reported on standard
@@ -66,7 +77,7 @@ def convert(rule_paths: tuple[Path, ...], target: str | None, pipelines: tuple[s
     backends = merge_builtin_backends(plugins.backends)
     if list_targets:
         print_targets(backends, plugins.pipelines)
-        sys.exit(0)
+        sys.exit(EXIT_OK)
     if target is None:
         raise click.UsageError("give a --target (see --list-targets)")
     if not rule_paths:
@@ -80,11 +91,12 @@ def convert(rule_paths: tuple[Path, ...], target: str | None, pipelines: tuple[s
                                  param_hint="--backend-format")
     stream: IO[str] = output.open("w", encoding="utf-8") if output else click.get_text_stream("stdout")
     try:
-        failed = convert_rules(backend, list(rule_paths), target, backend_format, output_format, stream)
+        failed = convert_rules(backend, list(rule_paths), target, backend_format, output_format, stream,
+                              include_helpers)
     finally:
         if output is not None:
             stream.close()
-    sys.exit(1 if failed else 0)
+    sys.exit(EXIT_ALERTS if failed else EXIT_OK)
 
 
 def merge_builtin_backends(discovered: dict[str, Any]) -> dict[str, Any]:
@@ -111,19 +123,25 @@ def find_backend(target: str, backends: dict[str, Any]) -> Any:
 
 
 def resolve_pipeline(plugins: Any, specs: list[str], target: str) -> Any:
+    """The pipelines named (installed plugins first, then watchpost's own) or given as YAML files."""
     if not specs:
         return None
     from sigma.exceptions import SigmaError
 
+    from watchpost.backends import BUILTIN_PIPELINES
+
+    resolved = [str(BUILTIN_PIPELINES[spec]) if spec in BUILTIN_PIPELINES and spec not in plugins.pipelines
+                else spec for spec in specs]
     try:
-        return plugins.get_pipeline_resolver().resolve(specs, target)
+        return plugins.get_pipeline_resolver().resolve(resolved, target)
     except (SigmaError, OSError, ValueError) as error:
         raise click.BadParameter(str(error), param_hint="--pipeline") from error
 
 
 def convert_rules(backend: Any, paths: Sequence[Path], target: str, backend_format: str | None,
-                  output_format: str, stream: IO[str]) -> int:
+                  output_format: str, stream: IO[str], include_helpers: bool = False) -> int:
     """Write the conversions; returns how many rules failed (loading or converting)."""
+    from watchpost.backends.pack_conversion import convert_pack
     from watchpost.rules.loader import load_rules
     from watchpost.ruleset import default_translators
 
@@ -133,28 +151,20 @@ def convert_rules(backend: Any, paths: Sequence[Path], target: str, backend_form
         err.write(f"not loaded: {sanitise_terminal(problem.describe(), 500)}\n")
     fmt = backend_format or backend.default_format
     backend.init_processing_pipeline(fmt)
-    items: list[tuple[Any, Path, bool]] = [(item.rule, item.path, False) for item in loaded.rules]
-    items += [(item.rule, item.path, True) for item in loaded.correlations]
+    result = convert_pack(backend, loaded, fmt, include_helpers)
+    for failure in result.failed:
+        err.write(f"cannot convert: {failure.path} [{sanitise_terminal(failure.title, 200)}]: "
+                  f"{sanitise_terminal(failure.reason, 500)}\n")
     queries: list[Any] = []
-    failed = len(loaded.problems)
-    converted = 0
-    for rule, path, is_correlation in items:
-        try:
-            found = (backend.convert_correlation_rule(rule, fmt) if is_correlation
-                     else backend.convert_rule(rule, fmt))
-        except Exception as error:  # a backend failing on one rule must not stop the others
-            failed += 1
-            err.write(f"cannot convert: {path} [{sanitise_terminal(str(rule.title), 200)}]: "
-                      f"{sanitise_terminal(str(error), 500)}\n")
-            continue
-        converted += 1
+    for item in result.converted:
         if output_format == "jsonl":
-            record = rule_record(rule, path, target, fmt, found)
+            record = rule_record(item.rule, item.path, target, fmt, item.queries)
             stream.write(orjson.dumps(record, default=str).decode() + "\n")
-        queries.extend(found)
+        queries.extend(item.queries)
     if output_format == "text":
         write_text(backend.finalize(queries, fmt), stream)
-    err.write(f"{converted} rules converted to {target} ({fmt}), {failed} failed\n")
+    failed = len(loaded.problems) + len(result.failed)
+    err.write(f"{len(result.converted)} rules converted to {target} ({fmt}), {failed} failed\n")
     return failed
 
 
@@ -181,10 +191,11 @@ def print_targets(backends: dict[str, Any], pipelines: dict[str, Any]) -> None:
         out.write(f"  {name}: {getattr(backend, 'name', '')} (formats: {formats})\n")
     if not backends:
         out.write("  none installed\n")
-    out.write("pipelines (--pipeline):\n")
-    for name in sorted(pipelines):
-        out.write(f"  {name}\n")
-    if not pipelines:
-        out.write("  none installed (a YAML pipeline file can be given by path)\n")
+    from watchpost.backends import BUILTIN_PIPELINES
+
+    out.write("pipelines (--pipeline; a YAML pipeline file can also be given by path):\n")
+    for name in sorted({*pipelines, *BUILTIN_PIPELINES}):
+        origin = "installed" if name in pipelines else "built in"
+        out.write(f"  {name} ({origin})\n")
     missing = sorted(set(KNOWN_BACKENDS) - set(backends))
     out.write("not installed: " + ", ".join(f"{name} ({KNOWN_BACKENDS[name]})" for name in missing) + "\n")
