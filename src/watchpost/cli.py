@@ -15,9 +15,11 @@ from typing import IO, Any
 
 import click
 
+from watchpost.commands.rule_selection import rule_selection_options
 from watchpost.engine import Hunt, HuntOptions
 from watchpost.reporting import print_load_problems, print_summary
 from watchpost.rules.model import LEVELS
+from watchpost.rules.selection import RuleSelection
 from watchpost.sinks.formats import BINARY_FORMATS, OUTPUT_FORMATS, STREAMING_FORMATS, make_sink
 from watchpost.sinks.run_info import RunInfo
 
@@ -110,6 +112,7 @@ def check_input_format(value: str | None) -> str | None:
               help="Read every input as this format (evtx, xml, json, auditd, cloudtrail, ...) "
                    "instead of detecting it per file.")
 @click.option("--min-level", type=click.Choice(LEVELS), help="Only alerts of this level or higher.")
+@rule_selection_options
 @click.option("--from", "since", metavar="TIME",
               help="Only events at or after this ISO 8601 time (with zone).")
 @click.option("--to", "until", metavar="TIME",
@@ -126,8 +129,9 @@ def check_input_format(value: str | None) -> str | None:
 @click.option("--quiet", "-q", is_flag=True,
               help="No progress line and no closing summary on standard error.")
 def hunt(inputs: tuple[str, ...], rules: tuple[Path, ...], output_format: str, output: Path | None,
-         input_format: str | None, min_level: str | None, since: str | None, until: str | None,
-         display_tz: str, placeholders: Path | None, jobs: int, fail_on_alert: bool, quiet: bool) -> None:
+         input_format: str | None, min_level: str | None, selection: RuleSelection, since: str | None,
+         until: str | None, display_tz: str, placeholders: Path | None, jobs: int, fail_on_alert: bool,
+         quiet: bool) -> None:
     """Run Sigma rules over log files, folders, globs, archives or `-` (standard input).
 
     Globs such as 'logs/**/*.evtx' are expanded by watchpost (quote them). Alerts go to standard
@@ -140,7 +144,7 @@ def hunt(inputs: tuple[str, ...], rules: tuple[Path, ...], output_format: str, o
     tz = parse_tz(display_tz)
     options = HuntOptions(rules=list(rules), input_format=check_input_format(input_format),
                           min_level=min_level, since=start, until=end, placeholders=placeholders,
-                          jobs=jobs)
+                          jobs=jobs, selection=selection)
     engine = Hunt(options)
     err = click.get_text_stream("stderr")
     print_load_problems(engine.ruleset.problems, err, quiet)
@@ -207,29 +211,6 @@ def open_output(output: Path | None, output_format: str) -> IO[Any]:
 @main.group(context_settings=HELP_SETTINGS)
 def rules() -> None:
     """List, check and test rules."""
-
-
-@rules.command("check", context_settings=HELP_SETTINGS)
-@click.argument("paths", nargs=-1, required=True, type=click.Path(exists=True, path_type=Path))
-@click.option("--placeholders", type=click.Path(exists=True, dir_okay=False, path_type=Path),
-              help="YAML file of values for the `expand` modifier's placeholders.")
-def rules_check(paths: tuple[Path, ...], placeholders: Path | None) -> None:
-    """Load and compile rules; list every rule that cannot run, with the reason (exit 1 if any)."""
-    from watchpost.ruleset import load_ruleset
-    from watchpost.sinks.terminal_text import sanitise_terminal
-
-    ruleset = load_ruleset(list(paths), placeholders=placeholders)
-    out = click.get_text_stream("stdout")
-    for problem in ruleset.problems:
-        out.write(sanitise_terminal(problem.describe()) + "\n")  # quotes rule files
-    for note in ruleset.report.notes:
-        out.write("note: " + sanitise_terminal(note.describe()) + "\n")
-    report = ruleset.report
-    runnable = len(ruleset.detections) + len(ruleset.correlations)
-    out.write(f"{report.files} files, {runnable} rules runnable "
-              f"({len(ruleset.detections)} detection, {len(ruleset.correlations)} correlation), "
-              f"{len(ruleset.problems)} problems\n")
-    sys.exit(EXIT_ALERTS if ruleset.problems else EXIT_OK)
 
 
 def register_hunt_commands() -> None:

@@ -23,6 +23,7 @@ from watchpost.matching.model import Match
 from watchpost.problems import ProblemLog
 from watchpost.readers.base import Source
 from watchpost.rules.model import level_rank
+from watchpost.rules.selection import RuleSelection, select_rules
 from watchpost.ruleset import RuleSet, load_ruleset
 from watchpost.source_hunts import (
     SourceMatcher,
@@ -50,6 +51,8 @@ class HuntOptions:
     max_groups: int = 100_000
     jobs: int = 1
     """Worker processes matching sources in parallel (several files); alerts do not depend on it."""
+    selection: RuleSelection | None = None
+    """Which rules run (`watchpost.rules.selection`); None runs every rule loaded."""
 
 
 @dataclass
@@ -90,6 +93,9 @@ class Hunt:
         self.stats = HuntStats()
         rule_paths = list(self.options.rules) or [bundled_pack()]
         self.ruleset: RuleSet = load_ruleset(rule_paths, placeholders=self.options.placeholders)
+        if self.options.selection is not None:
+            chosen = self.options.selection.with_min_level(self.options.min_level)
+            self.ruleset = select_rules(self.ruleset, chosen).ruleset
         for problem in self.ruleset.problems:
             self.problems.add("rule", problem.path, problem.rule, problem.reason)
 

@@ -11,11 +11,13 @@ import click
 
 
 def register(main: click.Group, rules: click.Group) -> None:
-    """Add ``simulate``, ``evaluate`` and ``rules test`` to the CLI groups."""
+    """Add ``simulate``, ``evaluate``, ``rules check`` and ``rules test`` to the CLI groups."""
     from watchpost.commands.evaluate import evaluate
+    from watchpost.commands.rules_check import rules_check
     from watchpost.commands.rules_test import rules_test
     from watchpost.commands.simulate import simulate
 
     main.add_command(simulate)
     main.add_command(evaluate)
+    rules.add_command(rules_check, "check")
     rules.add_command(rules_test, "test")
