@@ -9,13 +9,14 @@ import glob
 import os
 import sys
 from collections.abc import Sequence
-from datetime import UTC, datetime, timedelta, timezone, tzinfo
+from datetime import tzinfo
 from pathlib import Path
 from typing import IO, Any
 
 import click
 
 from watchpost.commands.rule_selection import rule_selection_options
+from watchpost.commands.time_options import parse_time_range, parse_tz
 from watchpost.engine import Hunt, HuntOptions
 from watchpost.reporting import print_load_problems, print_summary
 from watchpost.rules.model import LEVELS
@@ -33,39 +34,6 @@ HELP_SETTINGS = {"help_option_names": ["-h", "--help"], "max_content_width": 100
 @click.version_option(package_name="watchpost")
 def main() -> None:
     """watchpost: find System Network Connections Discovery (ATT&CK T1049) in logs with Sigma rules."""
-
-
-def parse_time(value: str | None) -> datetime | None:
-    """An ISO 8601 time with a zone, in UTC (None stays None)."""
-    if value is None:
-        return None
-    try:
-        moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
-    except ValueError as error:
-        raise click.BadParameter(f"not an ISO 8601 time: {value!r}") from error
-    if moment.tzinfo is None:
-        raise click.BadParameter(f"give a time zone (e.g. Z or +02:00): {value!r}")
-    return moment.astimezone(UTC)
-
-
-def parse_tz(value: str) -> tzinfo:
-    """``UTC``/``Z``, a fixed offset (``+02:00``, ``-0530``) or an IANA zone name (``Europe/Paris``)."""
-    if value.upper() in ("UTC", "Z"):
-        return UTC
-    if value[:1] in "+-":
-        digits = value[1:].replace(":", "")
-        if digits.isdigit() and len(digits) in (2, 4):
-            hours, minutes = int(digits[:2]), int(digits[2:] or 0)
-            if hours < 24 and minutes < 60:
-                sign = -1 if value.startswith("-") else 1
-                return timezone(sign * timedelta(hours=hours, minutes=minutes))
-        raise click.BadParameter(f"not a UTC offset (like +02:00): {value!r}")
-    try:
-        from zoneinfo import ZoneInfo
-
-        return ZoneInfo(value)
-    except (KeyError, ValueError, OSError) as error:
-        raise click.BadParameter(f"unknown time zone: {value!r}") from error
 
 
 def expand_inputs(items: Sequence[str]) -> list[str]:
@@ -114,12 +82,16 @@ def check_input_format(value: str | None) -> str | None:
 @click.option("--min-level", type=click.Choice(LEVELS), help="Only alerts of this level or higher.")
 @rule_selection_options
 @click.option("--from", "since", metavar="TIME",
-              help="Only events at or after this ISO 8601 time (with zone).")
+              help="Only events at or after this time: ISO 8601 (2024-05-01T10:00Z; without a zone: "
+                   "UTC, with a note) or relative to now (-24h, 7d, 90m).")
 @click.option("--to", "until", metavar="TIME",
-              help="Only events at or before this ISO 8601 time (with zone).")
+              help="Only events at or before this time (the forms of --from).")
+@click.option("--timefield", "time_field", metavar="NAME",
+              help="JSON input: take each event's time from this field (dotted for nested keys, "
+                   "e.g. UtcTime or event.created) instead of the keys watchpost knows.")
 @click.option("--tz", "display_tz", metavar="ZONE", default="UTC", show_default=True,
-              help="Time zone for table, csv and html times (UTC, +02:00, Europe/Paris); offsets "
-                   "are always shown. JSON outputs stay in UTC.")
+              help="Time zone for table, csv and html times (UTC, local, +02:00, Europe/Paris); "
+                   "offsets are always shown. JSON outputs stay in UTC.")
 @click.option("--placeholders", type=click.Path(exists=True, dir_okay=False, path_type=Path),
               help="YAML file of values for the `expand` modifier's placeholders.")
 @click.option("--jobs", "-j", type=click.IntRange(1, 256), default=1, show_default=True,
@@ -130,21 +102,19 @@ def check_input_format(value: str | None) -> str | None:
               help="No progress line and no closing summary on standard error.")
 def hunt(inputs: tuple[str, ...], rules: tuple[Path, ...], output_format: str, output: Path | None,
          input_format: str | None, min_level: str | None, selection: RuleSelection, since: str | None,
-         until: str | None, display_tz: str, placeholders: Path | None, jobs: int, fail_on_alert: bool,
-         quiet: bool) -> None:
+         until: str | None, time_field: str | None, display_tz: str, placeholders: Path | None, jobs: int,
+         fail_on_alert: bool, quiet: bool) -> None:
     """Run Sigma rules over log files, folders, globs, archives or `-` (standard input).
 
     Globs such as 'logs/**/*.evtx' are expanded by watchpost (quote them). Alerts go to standard
     output (or --output); problems, progress and the closing summary go to standard error.
     """
     paths = expand_inputs(inputs)
-    start, end = parse_time(since), parse_time(until)
-    if start is not None and end is not None and start > end:
-        raise click.BadParameter("--from is after --to", param_hint="--from/--to")
+    start, end = parse_time_range(since, until)
     tz = parse_tz(display_tz)
     options = HuntOptions(rules=list(rules), input_format=check_input_format(input_format),
                           min_level=min_level, since=start, until=end, placeholders=placeholders,
-                          jobs=jobs, selection=selection)
+                          jobs=jobs, selection=selection, time_field=time_field)
     engine = Hunt(options)
     err = click.get_text_stream("stderr")
     print_load_problems(engine.ruleset.problems, err, quiet)

@@ -53,6 +53,8 @@ class HuntOptions:
     """Worker processes matching sources in parallel (several files); alerts do not depend on it."""
     selection: RuleSelection | None = None
     """Which rules run (`watchpost.rules.selection`); None runs every rule loaded."""
+    time_field: str | None = None
+    """JSON input: the field each event's time is read from (`watchpost.readers.time_field`)."""
 
 
 @dataclass
@@ -117,7 +119,8 @@ class Hunt:
         with tempfile.TemporaryDirectory(prefix="watchpost-") as spill_dir:
             options = self.options
             matcher = SourceMatcher(
-                self.ruleset, options.input_format, options.since, options.until, spill_dir
+                self.ruleset, options.input_format, options.since, options.until, spill_dir,
+                options.time_field,
             )
             if len(sources) == 1:
                 found = self._streamed(matcher, sources[0])
