@@ -11,13 +11,15 @@ import click
 
 
 def register(main: click.Group, rules: click.Group) -> None:
-    """Add ``simulate``, ``evaluate``, ``rules check`` and ``rules test`` to the CLI groups."""
+    """Add ``simulate``, ``evaluate``, ``rules check``, ``rules test`` and ``rules update`` to the CLI groups."""
     from watchpost.commands.evaluate import evaluate
     from watchpost.commands.rules_check import rules_check
     from watchpost.commands.rules_test import rules_test
+    from watchpost.commands.rules_update import rules_update
     from watchpost.commands.simulate import simulate
 
     main.add_command(simulate)
     main.add_command(evaluate)
     rules.add_command(rules_check, "check")
     rules.add_command(rules_test, "test")
+    rules.add_command(rules_update, "update")
