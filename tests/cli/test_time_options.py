@@ -107,8 +107,10 @@ def test_a_date_without_a_zone_is_utc_midnight_with_a_note(rule: Path, tmp_path:
     code, alerts, err = hunt(rule, str(log), "-q", "--from", "2024-05-01")
     assert code == 0 and [a["timestamp"] for a in alerts] == ["2024-05-01T00:00:00.000000Z"]
     assert "note: --from 2024-05-01 has no time zone: read as 2024-05-01T00:00:00Z (UTC)" in err
+    code, alerts, err = hunt(rule, str(log), "-q", "--to", "2024-05-01")
+    assert len(alerts) == 2 and "note: --to 2024-05-01 has no time zone" in err
     code, alerts, err = hunt(rule, str(log), "-q", "--to", "2024-05-01T00:00")
-    assert len(alerts) == 2 and "note: --to 2024-05-01T00:00 has no time zone" in err
+    assert code == 2 and "give a time zone" in err
     code, _, err = hunt(rule, str(log), "-q", "--from", "2024-05-01T00:00:00Z")
     assert "note:" not in err
 

@@ -4,9 +4,10 @@ Decisions:
 
 - ``--from``/``--to`` take ISO 8601 with a zone (``2024-05-01T10:00:00Z``, ``…+02:00``), a time
   relative to now (``-24h``, ``7d``, ``1d12h``, ``90m``: that long ago; units s, m, h, d, w), or a
-  date or time without a zone, read as UTC (a date is UTC midnight) with a note on standard error
-  that says what it was read as. The note is one line, so a script that meant UTC loses nothing,
-  and an analyst who meant local time sees it at once.
+  date alone (``2024-05-01``), read as UTC midnight with a note on standard error that says so:
+  one line, so a script that meant UTC loses nothing and an analyst who meant local time sees it
+  at once. A time of day without a zone (``2024-05-01T10:00``) stays an error: which zone the
+  analyst meant is a guess, and an hour's error moves the window silently.
 - Relative times are taken from one ``now`` per command, so ``--from -2h --to -1h`` is exactly an
   hour.
 - ``--tz``: ``UTC``/``Z``, a fixed offset (``+02:00``, ``-0530``), an IANA name
@@ -51,6 +52,9 @@ def parse_time(value: str | None, option: str = "--from", now: datetime | None =
         raise click.BadParameter(
             f"not an ISO 8601 time or a relative time (-24h, 7d): {value!r}", param_hint=option
         ) from error
+    if moment.tzinfo is None and len(text) != len("2024-05-01"):
+        raise click.BadParameter(f"give a time zone (e.g. Z or +02:00), or a date alone: {value!r}",
+                                 param_hint=option)
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=UTC)
         click.echo(f"note: {option} {text} has no time zone: read as {moment.isoformat().replace('+00:00', 'Z')}"
