@@ -130,7 +130,8 @@ def test_a_kept_correlation_runs_its_rules_without_their_own_alerts(pack: Path, 
     assert alerting_rules(hunted(pack, log, "--exclude-tag", "attack.t1049")) == {C, D, G}
 
 
-def test_an_exclusion_file_takes_ids_one_per_line_with_comments(pack: Path, log: Path, tmp_path: Path) -> None:
+def test_an_exclusion_file_takes_ids_one_per_line_with_comments(pack: Path, log: Path,
+                                                                tmp_path: Path) -> None:
     exclusions = tmp_path / "exclude_rules.txt"
     exclusions.write_text(f"# noisy here\n\n{A}   # Netstat A\n  {E.upper()}\ncorr_g # by name\n"
                           "00000000-0000-4000-8000-00000000dead\n", encoding="utf-8")

@@ -19,7 +19,8 @@ from click.testing import CliRunner
 from tests.conftest import SHARED
 from watchpost.cli import main
 
-NET_RULES = sorted((SHARED / "sigma" / "rules" / "windows" / "process_creation").glob("proc_creation_win_net_*.yml"))
+PROCESS_CREATION = SHARED / "sigma" / "rules" / "windows" / "process_creation"
+NET_RULES = sorted(PROCESS_CREATION.glob("proc_creation_win_net_*.yml"))
 
 
 def make_package(path: Path, rules: list[Path], version: str | None) -> Path:
@@ -115,7 +116,8 @@ def test_update_corrupt_download_and_rollback(served: tuple[Path, str], tmp_path
     assert code == 0 and {Path(p).name for p in rule_files(folder / "current")} == {p.name for p in second}
 
 
-def test_a_package_without_rules_or_with_a_bad_path_is_refused(served: tuple[Path, str], tmp_path: Path) -> None:
+def test_a_package_without_rules_or_with_a_bad_path_is_refused(served: tuple[Path, str],
+                                                               tmp_path: Path) -> None:
     root, base = served
     folder = tmp_path / "user-rules"
     with zipfile.ZipFile(root / "empty.zip", "w") as package:
@@ -134,7 +136,8 @@ def test_without_a_version_file_the_release_tag_of_the_url_is_recorded(served: t
     root, base = served
     (root / "download" / "r2026-09-01").mkdir(parents=True)
     make_package(root / "download" / "r2026-09-01" / "sigma_all_rules.zip", NET_RULES[:2], None)
-    code, out, err = update("--dir", str(tmp_path / "u"), "--url", f"{base}/download/r2026-09-01/sigma_all_rules.zip")
+    url = f"{base}/download/r2026-09-01/sigma_all_rules.zip"
+    code, out, err = update("--dir", str(tmp_path / "u"), "--url", url)
     assert code == 0, err
     assert "installed SigmaHQ r2026-09-01" in out
 

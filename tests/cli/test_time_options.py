@@ -42,9 +42,8 @@ def write_jsonl(path: Path, events: list[dict[str, object]]) -> Path:
     return path
 
 
-def hunt(rule: Path, *args: str, env: dict[str, str] | None = None) -> tuple[int, list[dict[str, object]], str]:
-    result = CliRunner().invoke(main, ["hunt", "-r", str(rule), "-f", "jsonl", *args], env=env,
-                                catch_exceptions=False)
+def hunt(rule: Path, *args: str) -> tuple[int, list[dict[str, object]], str]:
+    result = CliRunner().invoke(main, ["hunt", "-r", str(rule), "-f", "jsonl", *args], catch_exceptions=False)
     alerts = [json.loads(line) for line in result.stdout.splitlines()]
     return result.exit_code, alerts, result.stderr
 

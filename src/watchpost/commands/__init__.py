@@ -11,7 +11,7 @@ import click
 
 
 def register(main: click.Group, rules: click.Group) -> None:
-    """Add ``simulate``, ``evaluate``, ``rules check``, ``rules test`` and ``rules update`` to the CLI groups."""
+    """Add ``simulate``, ``evaluate`` and ``rules check|test|update`` to the CLI groups."""
     from watchpost.commands.evaluate import evaluate
     from watchpost.commands.rules_check import rules_check
     from watchpost.commands.rules_test import rules_test

@@ -106,7 +106,8 @@ def read_record(folder: Path) -> dict[str, Installed]:
 
 def write_record(folder: Path, record: dict[str, Installed]) -> None:
     text = json.dumps({key: asdict(value) for key, value in record.items()}, indent=2) + "\n"
-    with tempfile.NamedTemporaryFile("w", dir=folder, prefix=".record-", delete=False, encoding="utf-8") as out:
+    with tempfile.NamedTemporaryFile("w", dir=folder, prefix=".record-", delete=False,
+                                     encoding="utf-8") as out:
         out.write(text)
     os.replace(out.name, folder / RECORD)
 
@@ -210,7 +211,8 @@ def install(folder: Path, url: str, timeout: float = 60.0, strict: bool = False,
             raise PackageError(f"the package holds no rule that can run ({files} rule files, "
                                f"{len(problems)} problems)")
         if strict and problems:
-            raise PackageError(f"{len(problems)} rules of the package cannot run (--strict); first: {problems[0]}")
+            raise PackageError(f"{len(problems)} rules of the package cannot run (--strict); "
+                               f"first: {problems[0]}")
         installed = Installed(package_version(unpacked, final_url, sha256), url, sha256,
                               datetime.now(UTC).isoformat(timespec="seconds"), files, runnable, len(problems))
         swap_in(folder, unpacked)

@@ -25,13 +25,13 @@ def rules_check(paths: tuple[Path, ...], placeholders: Path | None, selection: R
     run with them (the noisy-rules list counts as a filter unless --enable-noisy-rules).
     """
     from watchpost.engine import bundled_pack
-    from watchpost.ruleset import load_ruleset
     from watchpost.rules.selection import select_rules
+    from watchpost.ruleset import load_ruleset
     from watchpost.sinks.terminal_text import sanitise_terminal
 
     ruleset = load_ruleset(list(paths) or [bundled_pack()], placeholders=placeholders)
     selected = select_rules(ruleset, selection)
-    out = click.get_text_stream("stdout")
+    out = sys.stdout
     for problem in ruleset.problems:
         out.write(sanitise_terminal(problem.describe()) + "\n")  # quotes rule files
     for note in selected.ruleset.report.notes:

@@ -37,19 +37,20 @@ def rules_list(paths: tuple[Path, ...], min_level: str | None, selection: RuleSe
     """
     selected, problems = describe_rules(list(paths), selection)
     chosen = selected.chosen + (selected.feeders if show_all else [])
-    out = click.get_text_stream("stdout")
+    out = sys.stdout
     if output_format == "jsonl":
         for meta in chosen:
             out.write(orjson.dumps(rule_record(meta)).decode() + "\n")
     else:
         print_table(chosen, out)
-    err = click.get_text_stream("stderr")
+    err = sys.stderr
     for problem in problems:
         err.write(f"not loaded: {sanitise_terminal(problem, 500)}\n")
     for note in selected.notes:
         err.write(f"note: {sanitise_terminal(note.describe(), 500)}\n")
     err.write(f"{len(selected.chosen)} of {selected.candidates} rules listed"
-              + (f" (and {len(selected.feeders)} that feed correlations)" if show_all and selected.feeders else "")
+              + (f" (and {len(selected.feeders)} that feed correlations)"
+                 if show_all and selected.feeders else "")
               + (f"; {len(problems)} could not be loaded" if problems else "") + "\n")
     sys.exit(0)
 

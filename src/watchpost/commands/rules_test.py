@@ -37,7 +37,7 @@ def rules_test(paths: tuple[Path, ...], require_tests: bool, quiet: bool, select
     from watchpost.ruletests import find_test_files, untested_rules
 
     roots = list(paths) or [bundled_pack()]
-    out = click.get_text_stream("stdout")
+    out = sys.stdout
     passed = failed = skipped = 0
     for result in selected_results(roots, selection):
         if result is None:
@@ -67,9 +67,9 @@ def selected_results(roots: Sequence[Path], selection: RuleSelection) -> Iterato
 
     A test file runs against every rule of its rule file (a correlation's base rules included).
     """
+    from watchpost.rules.selection import select_rules
     from watchpost.ruleset import load_ruleset
     from watchpost.ruletests import find_test_files, load_test_file, run_test_file
-    from watchpost.rules.selection import select_rules
 
     for path in find_test_files(roots):
         loaded = load_test_file(path)

@@ -48,7 +48,7 @@ def rules_update(folder: Path | None, package: str, version: str | None, url: st
     them; the previous version is kept for --rollback. Nothing is replaced unless the new package
     was downloaded whole and its rules load."""
     folder = folder or default_folder()
-    err = click.get_text_stream("stderr")
+    err = sys.stderr
     try:
         if show:
             show_installed(folder)
@@ -77,7 +77,7 @@ def rules_update(folder: Path | None, package: str, version: str | None, url: st
 
 
 def describe(what: str, installed: Installed, folder: Path) -> None:
-    out = click.get_text_stream("stdout")
+    out = sys.stdout
     out.write(f"{what} SigmaHQ {sanitise_terminal(installed.version, 200)}: {installed.rules} rules "
               f"runnable of {installed.files} files ({installed.problems} cannot run)\n"
               f"use it: watchpost hunt -r {folder / 'current'} LOGS\n")
@@ -85,7 +85,7 @@ def describe(what: str, installed: Installed, folder: Path) -> None:
 
 def show_installed(folder: Path) -> None:
     record = read_record(folder)
-    out = click.get_text_stream("stdout")
+    out = sys.stdout
     if not record:
         out.write(f"no rules installed in {folder} (run `watchpost rules update`)\n")
     for key in ("current", "previous"):

@@ -41,7 +41,8 @@ def parse_time(value: str | None, option: str = "--from", now: datetime | None =
     text = value.strip()
     relative = RELATIVE.fullmatch(text.lower())
     if relative is not None:
-        seconds = sum(int(number) * UNIT_SECONDS[unit] for number, unit in RELATIVE_PART.findall(relative.group(1)))
+        parts = RELATIVE_PART.findall(relative.group(1))
+        seconds = sum(int(number) * UNIT_SECONDS[unit] for number, unit in parts)
         try:
             return (now or datetime.now(UTC)) - timedelta(seconds=seconds)
         except OverflowError as error:
@@ -57,7 +58,8 @@ def parse_time(value: str | None, option: str = "--from", now: datetime | None =
                                  param_hint=option)
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=UTC)
-        click.echo(f"note: {option} {text} has no time zone: read as {moment.isoformat().replace('+00:00', 'Z')}"
+        read_as = moment.isoformat().replace("+00:00", "Z")
+        click.echo(f"note: {option} {text} has no time zone: read as {read_as}"
                    " (UTC); add Z or an offset such as +02:00 to say so", err=True)
     return moment.astimezone(UTC)
 

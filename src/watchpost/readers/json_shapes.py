@@ -59,7 +59,9 @@ _NXLOG_ALIASES = (
     ("EventRecordID", ("RecordNumber",)),
 )
 _NXLOG_TIME_KEYS = ("TimeCreated", "@timestamp", "EventTime", "UtcTime")
-_GENERIC_TIME_KEYS = ("@timestamp", "timestamp", "time", "eventTime", "EventTime", "TimeCreated", "ts", "UtcTime")
+_GENERIC_TIME_KEYS = (
+    "@timestamp", "timestamp", "time", "eventTime", "EventTime", "TimeCreated", "ts", "UtcTime",
+)
 _WINLOG_NAMES = (
     ("EventID", ("winlog.event_id", "event.code")),
     ("Channel", ("winlog.channel",)),

@@ -65,7 +65,8 @@ def read_id_list(path: Path) -> list[ListedId]:
         if not words:
             continue
         if len(words) > 1:
-            raise ValueError(f"{path}:{number}: one rule id per line (comments start with #): {line.strip()!r}")
+            raise ValueError(f"{path}:{number}: one rule id per line (comments start with #): "
+                             f"{line.strip()!r}")
         found.append(ListedId(words[0], f"{path}:{number}"))
     return found
 
