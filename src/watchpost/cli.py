@@ -15,6 +15,7 @@ from typing import IO, Any
 
 import click
 
+from watchpost.commands.examples import examples_folder
 from watchpost.commands.rule_selection import rule_selection_options
 from watchpost.commands.time_options import parse_time_range, parse_tz
 from watchpost.engine import Hunt, HuntOptions
@@ -69,7 +70,10 @@ def check_input_format(value: str | None) -> str | None:
 
 
 @main.command(context_settings=HELP_SETTINGS)
-@click.argument("inputs", nargs=-1, required=True)
+@click.argument("inputs", nargs=-1, type=click.Path())  # click.Path: shells complete file names
+@click.option("--examples", "use_examples", is_flag=True,
+              help="Also hunt the example logs shipped with watchpost (a first run: "
+                   "`watchpost hunt --examples`).")
 @click.option("--rules", "-r", "rules", multiple=True, type=click.Path(exists=True, path_type=Path),
               help="Rule files or folders (repeatable). Default: the bundled T1049 pack.")
 @click.option("--format", "-f", "output_format", type=click.Choice(OUTPUT_FORMATS), default="table",
@@ -100,16 +104,19 @@ def check_input_format(value: str | None) -> str | None:
 @click.option("--fail-on-alert", is_flag=True, help="Exit with status 1 when any alert was raised.")
 @click.option("--quiet", "-q", is_flag=True,
               help="No progress line and no closing summary on standard error.")
-def hunt(inputs: tuple[str, ...], rules: tuple[Path, ...], output_format: str, output: Path | None,
-         input_format: str | None, min_level: str | None, selection: RuleSelection, since: str | None,
-         until: str | None, time_field: str | None, display_tz: str, placeholders: Path | None, jobs: int,
-         fail_on_alert: bool, quiet: bool) -> None:
+def hunt(inputs: tuple[str, ...], use_examples: bool, rules: tuple[Path, ...], output_format: str,
+         output: Path | None, input_format: str | None, min_level: str | None, selection: RuleSelection,
+         since: str | None, until: str | None, time_field: str | None, display_tz: str,
+         placeholders: Path | None, jobs: int, fail_on_alert: bool, quiet: bool) -> None:
     """Run Sigma rules over log files, folders, globs, archives or `-` (standard input).
 
     Globs such as 'logs/**/*.evtx' are expanded by watchpost (quote them). Alerts go to standard
     output (or --output); problems, progress and the closing summary go to standard error.
     """
-    paths = expand_inputs(inputs)
+    paths = expand_inputs(inputs) + ([str(examples_folder())] if use_examples else [])
+    if not paths:
+        raise click.UsageError("give the logs to hunt (files, folders, globs, - for standard input), "
+                               "or --examples")
     start, end = parse_time_range(since, until)
     tz = parse_tz(display_tz)
     options = HuntOptions(rules=list(rules), input_format=check_input_format(input_format),
