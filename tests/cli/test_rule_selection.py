@@ -217,3 +217,32 @@ def test_rules_check_and_rules_test_take_the_same_filters() -> None:
     tests_run = {line.split()[1] for line in out.splitlines() if line.startswith("PASS")}
     assert tests_run and all("/linux/" in path or "burst_linux" in path for path in tests_run)
     assert "test files left out by the rule filters" in out.splitlines()[-1]
+
+
+def test_worker_processes_run_the_same_selection(pack: Path, log: Path, tmp_path: Path) -> None:
+    second = tmp_path / "second.jsonl"
+    second.write_text(json.dumps({**EVENT, "@timestamp": "2024-05-01T11:00:00Z"}) + "\n", encoding="utf-8")
+    options = ("--tag", "T1049", "--exclude-rules", str(write_ids(tmp_path, [B])))
+    one = hunted(pack, log, *options)
+    assert alerting_rules(one) == {A, E}
+    code, out, err = invoke("hunt", str(log), str(second), "-r", str(pack), "-f", "jsonl", "-q",
+                            "--jobs", "2", *options)
+    assert code == 0, err
+    assert alerting_rules([json.loads(line) for line in out.splitlines()]) == {A, E}
+
+
+def test_the_python_api_runs_every_rule_unless_given_a_selection(pack: Path, log: Path) -> None:
+    from watchpost.engine import Hunt, HuntOptions
+    from watchpost.rules.selection import RuleSelection
+
+    everything = Hunt(HuntOptions(rules=[pack]))
+    assert {a.rule.id for a in everything.run([log])} == {A, B, C, D, E, G}
+    chosen = Hunt(HuntOptions(rules=[pack], selection=RuleSelection(tags=("attack.t1016",))))
+    assert {a.rule.id for a in chosen.run([log])} == {G}
+    assert {rule.meta.id for rule in chosen.ruleset.detections} == {F}  # G's rule, as a feeder
+
+
+def write_ids(folder: Path, ids: list[str]) -> Path:
+    path = folder / "ids.txt"
+    path.write_text("".join(f"{rule_id}\n" for rule_id in ids), encoding="utf-8")
+    return path
