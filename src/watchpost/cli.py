@@ -86,8 +86,8 @@ def check_input_format(value: str | None) -> str | None:
 @click.option("--min-level", type=click.Choice(LEVELS), help="Only alerts of this level or higher.")
 @rule_selection_options
 @click.option("--from", "since", metavar="TIME",
-              help="Only events at or after this time: ISO 8601 (2024-05-01T10:00Z; without a zone: "
-                   "UTC, with a note) or relative to now (-24h, 7d, 90m).")
+              help="Only events at or after this time: ISO 8601 with a zone (2024-05-01T10:00Z), a "
+                   "date alone (UTC midnight, with a note) or relative to now (-24h, 7d, 90m).")
 @click.option("--to", "until", metavar="TIME",
               help="Only events at or before this time (the forms of --from).")
 @click.option("--timefield", "time_field", metavar="NAME",
