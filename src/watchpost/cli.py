@@ -11,14 +11,17 @@ import signal
 import sys
 import traceback
 from collections.abc import Sequence
-from datetime import UTC, datetime, timedelta, timezone, tzinfo
+from datetime import tzinfo
 from pathlib import Path
 from types import FrameType
 from typing import IO, Any
 
 import click
 
+from watchpost.commands.examples import examples_folder
 from watchpost.commands.hunt_choices import AnalystChoices, analyst_options, describe_hunt
+from watchpost.commands.rule_selection import rule_selection_options
+from watchpost.commands.time_options import parse_time_range, parse_tz
 from watchpost.engine import Hunt, HuntOptions
 from watchpost.errors import InputNotFound, NoRunnableRules, WatchpostError
 from watchpost.exit_codes import (
@@ -33,6 +36,7 @@ from watchpost.exit_codes import (
 )
 from watchpost.reporting import print_load_problems, print_summary
 from watchpost.rules.model import LEVELS
+from watchpost.rules.selection import RuleSelection
 from watchpost.sinks.formats import BINARY_FORMATS, OUTPUT_FORMATS, STREAMING_FORMATS
 from watchpost.sinks.run_info import RunInfo
 
@@ -115,39 +119,6 @@ def main(debug: bool) -> None:
         DEBUG["on"] = True
 
 
-def parse_time(value: str | None) -> datetime | None:
-    """An ISO 8601 time with a zone, in UTC (None stays None)."""
-    if value is None:
-        return None
-    try:
-        moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
-    except ValueError as error:
-        raise click.BadParameter(f"not an ISO 8601 time: {value!r}") from error
-    if moment.tzinfo is None:
-        raise click.BadParameter(f"give a time zone (e.g. Z or +02:00): {value!r}")
-    return moment.astimezone(UTC)
-
-
-def parse_tz(value: str) -> tzinfo:
-    """``UTC``/``Z``, a fixed offset (``+02:00``, ``-0530``) or an IANA zone name (``Europe/Paris``)."""
-    if value.upper() in ("UTC", "Z"):
-        return UTC
-    if value[:1] in "+-":
-        digits = value[1:].replace(":", "")
-        if digits.isdigit() and len(digits) in (2, 4):
-            hours, minutes = int(digits[:2]), int(digits[2:] or 0)
-            if hours < 24 and minutes < 60:
-                sign = -1 if value.startswith("-") else 1
-                return timezone(sign * timedelta(hours=hours, minutes=minutes))
-        raise click.BadParameter(f"not a UTC offset (like +02:00): {value!r}")
-    try:
-        from zoneinfo import ZoneInfo
-
-        return ZoneInfo(value)
-    except (KeyError, ValueError, OSError) as error:
-        raise click.BadParameter(f"unknown time zone: {value!r}") from error
-
-
 def expand_inputs(items: Sequence[str]) -> list[str]:
     """Inputs as given, with globs expanded (``**`` recurses); a glob matching nothing is an error.
 
@@ -181,7 +152,10 @@ def check_input_format(value: str | None) -> str | None:
 
 
 @main.command(context_settings=HELP_SETTINGS)
-@click.argument("inputs", nargs=-1, required=True)
+@click.argument("inputs", nargs=-1, type=click.Path())  # click.Path: shells complete file names
+@click.option("--examples", "use_examples", is_flag=True,
+              help="Also hunt the example logs shipped with watchpost (a first run: "
+                   "`watchpost hunt --examples`).")
 @click.option("--rules", "-r", "rules", multiple=True, type=click.Path(exists=True, path_type=Path),
               help="Rule files or folders (repeatable). Default: the bundled T1049 pack.")
 @click.option("--format", "-f", "output_format", type=click.Choice(OUTPUT_FORMATS), default="table",
@@ -192,13 +166,18 @@ def check_input_format(value: str | None) -> str | None:
               help="Read every input as this format (evtx, xml, json, auditd, cloudtrail, ...) "
                    "instead of detecting it per file.")
 @click.option("--min-level", type=click.Choice(LEVELS), help="Only alerts of this level or higher.")
+@rule_selection_options
 @click.option("--from", "since", metavar="TIME",
-              help="Only events at or after this ISO 8601 time (with zone).")
+              help="Only events at or after this time: ISO 8601 with a zone (2024-05-01T10:00Z), a "
+                   "date alone (UTC midnight, with a note) or relative to now (-24h, 7d, 90m).")
 @click.option("--to", "until", metavar="TIME",
-              help="Only events at or before this ISO 8601 time (with zone).")
+              help="Only events at or before this time (the forms of --from).")
+@click.option("--timefield", "time_field", metavar="NAME",
+              help="JSON input: take each event's time from this field (dotted for nested keys, "
+                   "e.g. UtcTime or event.created) instead of the keys watchpost knows.")
 @click.option("--tz", "display_tz", metavar="ZONE", default="UTC", show_default=True,
-              help="Time zone for table, csv and html times (UTC, +02:00, Europe/Paris); offsets "
-                   "are always shown. JSON outputs stay in UTC.")
+              help="Time zone for table, csv and html times (UTC, local, +02:00, Europe/Paris); "
+                   "offsets are always shown. JSON outputs stay in UTC.")
 @click.option("--placeholders", type=click.Path(exists=True, dir_okay=False, path_type=Path),
               help="YAML file of values for the `expand` modifier's placeholders.")
 @click.option("--jobs", "-j", type=click.IntRange(1, 256), default=1, show_default=True,
@@ -210,25 +189,28 @@ def check_input_format(value: str | None) -> str | None:
 @click.option("--quiet", "-q", is_flag=True,
               help="No progress line and no closing summary on standard error.")
 @analyst_options
-def hunt(inputs: tuple[str, ...], rules: tuple[Path, ...], output_format: str, output: Path | None,
-         input_format: str | None, min_level: str | None, since: str | None, until: str | None,
-         display_tz: str, placeholders: Path | None, jobs: int, fail_on_alert: bool, strict: bool,
-         quiet: bool, **choices: Any) -> None:
+def hunt(inputs: tuple[str, ...], use_examples: bool, rules: tuple[Path, ...], output_format: str,
+         output: Path | None, input_format: str | None, min_level: str | None, selection: RuleSelection,
+         since: str | None, until: str | None, time_field: str | None, display_tz: str,
+         placeholders: Path | None, jobs: int, fail_on_alert: bool, strict: bool, quiet: bool,
+         **choices: Any) -> None:
     """Run Sigma rules over log files, folders, globs, archives or `-` (standard input).
 
     Globs such as 'logs/**/*.evtx' are expanded by watchpost (quote them). Alerts go to standard
     output (or --output); problems, progress and the closing summary go to standard error.
     Ctrl-C (or SIGTERM) stops the hunt: the alerts found so far are written, marked as partial.
     """
-    paths = expand_inputs(inputs)
-    start, end = parse_time(since), parse_time(until)
-    if start is not None and end is not None and start > end:
-        raise click.BadParameter("--from is after --to", param_hint="--from/--to")
+    paths = expand_inputs(inputs) + ([str(examples_folder())] if use_examples else [])
+    if not paths:
+        raise click.UsageError("give the logs to hunt (files, folders, globs, - for standard input), "
+                               "or --examples")
+    start, end = parse_time_range(since, until)
     tz = parse_tz(display_tz)
     analyst = AnalystChoices.of(choices)
     options = HuntOptions(rules=list(rules), input_format=check_input_format(input_format),
                           min_level=min_level, since=start, until=end, placeholders=placeholders,
-                          jobs=jobs, strict=strict, host=analyst.host, merging=analyst.merging)
+                          jobs=jobs, strict=strict, host=analyst.host, merging=analyst.merging,
+                          selection=selection, time_field=time_field)
     stream = open_output(output, output_format)
     err = click.get_text_stream("stderr")
     engine = load_hunt(options, err, quiet)
@@ -255,6 +237,7 @@ def load_hunt(options: HuntOptions, err: IO[str], quiet: bool) -> Hunt:
         return Hunt(options, progress=rule_load_progress(err, quiet=quiet))
     except NoRunnableRules as refused:
         print_load_problems(list(refused.problems), err, quiet=False)
+        print_load_problems(list(refused.notes), err, quiet=False, prefix="rule note")
         click.echo(f"error: {refused}: 0 rules run, nothing hunted", err=True)
         sys.exit(EXIT_RULES)
     except InputNotFound as missing:
@@ -353,32 +336,6 @@ def open_output(output: Path | None, output_format: str) -> IO[Any]:
 @main.group(context_settings=HELP_SETTINGS)
 def rules() -> None:
     """List, check and test rules."""
-
-
-@rules.command("check", context_settings=HELP_SETTINGS)
-@click.argument("paths", nargs=-1, required=True, type=click.Path(exists=True, path_type=Path))
-@click.option("--placeholders", type=click.Path(exists=True, dir_okay=False, path_type=Path),
-              help="YAML file of values for the `expand` modifier's placeholders.")
-def rules_check(paths: tuple[Path, ...], placeholders: Path | None) -> None:
-    """Load and compile rules; list every rule that cannot run, with the reason (exit 1 if any)."""
-    from watchpost.progress import rule_load_progress
-    from watchpost.ruleset import load_ruleset
-    from watchpost.sinks.terminal_text import sanitise_terminal
-
-    err = click.get_text_stream("stderr")
-    progress = rule_load_progress(err, quiet=False)
-    ruleset = load_ruleset(list(paths), placeholders=placeholders, progress=progress)
-    out = click.get_text_stream("stdout")
-    for problem in ruleset.problems:
-        out.write(sanitise_terminal(problem.describe()) + "\n")  # quotes rule files
-    for note in ruleset.report.notes:
-        out.write("note: " + sanitise_terminal(note.describe()) + "\n")
-    report = ruleset.report
-    runnable = len(ruleset.detections) + len(ruleset.correlations)
-    out.write(f"{report.files} files, {runnable} rules runnable "
-              f"({len(ruleset.detections)} detection, {len(ruleset.correlations)} correlation), "
-              f"{len(ruleset.problems)} problems\n")
-    sys.exit(EXIT_ALERTS if ruleset.problems else EXIT_OK)
 
 
 def register_hunt_commands() -> None:

@@ -32,6 +32,7 @@ from watchpost.problems import ProblemLog
 from watchpost.readers.base import Source
 from watchpost.readers.evtx import EVTX_MAGIC
 from watchpost.rules.model import LoadProgress, level_rank
+from watchpost.rules.selection import RuleSelection, select_rules
 from watchpost.ruleset import RuleSet, load_ruleset
 from watchpost.source_hunts import (
     Keyed,
@@ -71,6 +72,10 @@ class HuntOptions:
     """The host of alerts whose events name none (`watchpost.alert_context`)."""
     merging: MergeSettings = field(default_factory=MergeSettings)
     """One alert per activity, exact repeats (`watchpost.alert_merging`)."""
+    selection: RuleSelection | None = None
+    """Which rules run (`watchpost.rules.selection`); None runs every rule loaded."""
+    time_field: str | None = None
+    """JSON input: the field each event's time is read from (`watchpost.readers.time_field`)."""
 
 
 @dataclass
@@ -145,6 +150,13 @@ class Hunt:
         self.stats.load_seconds = time.monotonic() - loading
         self.context = AlertContext(rule_paths, self.options.host)
         self.merging = AlertMerging(self.options.merging)
+        if self.options.selection is not None:
+            self._check_runnable()  # rules that could not load, before the filters
+            chosen = self.options.selection.with_min_level(self.options.min_level)
+            self.ruleset = select_rules(self.ruleset, chosen).ruleset
+            if not self.ruleset.detections and not self.ruleset.correlations:
+                raise NoRunnableRules("no rule is left after the rule filters", self.ruleset.problems,
+                                      self.ruleset.report.notes)
         for problem in self.ruleset.problems:
             self.problems.add("rule", problem.path, problem.rule, problem.reason)
         self._check_runnable()
@@ -208,7 +220,7 @@ class Hunt:
         stats.started = time.monotonic()
         with tempfile.TemporaryDirectory(prefix="watchpost-") as spill_dir:
             matcher = SourceMatcher(self.ruleset, options.input_format, options.since, options.until,
-                                    spill_dir, options.lateness)
+                                    spill_dir, options.lateness, options.time_field)
             found = self._keyed(matcher, sources)
             try:
                 for key, _number, _sequence, position, event in found:

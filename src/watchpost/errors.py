@@ -25,6 +25,9 @@ class InputNotFound(WatchpostError, FileNotFoundError):
 class NoRunnableRules(WatchpostError):
     """No rule of the given rule set can run (or, with ``strict``, some rule cannot)."""
 
-    def __init__(self, message: str, problems: Sequence[RuleProblem]) -> None:
+    def __init__(self, message: str, problems: Sequence[RuleProblem],
+                 notes: Sequence[RuleProblem] = ()) -> None:
         super().__init__(message)
         self.problems = tuple(problems)
+        self.notes = tuple(notes)
+        """Why rules were left out on purpose (rule filters matching nothing, noisy rules)."""

@@ -101,6 +101,15 @@ class RuleIndex:
         self._prefilter = self._build_prefilter()
         self._selectors = _Selectors(self._variants)
 
+    def restricted(self, rules: Sequence[CompiledRule]) -> RuleIndex:
+        """An index of ``rules`` only (a subset of this one's), reusing the indexed variants: the
+        condition trees are not walked again (`watchpost.rules.selection`)."""
+        kept = {id(rule) for rule in rules}
+        subset = RuleIndex.__new__(RuleIndex)
+        subset.__setstate__({"_variants": [v for v in self._variants if id(v.rule) in kept],
+                             "_use_prefilter": self._use_prefilter})
+        return subset
+
     @property
     def variants(self) -> tuple[IndexedVariant, ...]:
         """Every indexed variant, whatever key it answers (raw-record gates need them all)."""

@@ -34,6 +34,7 @@ from watchpost.readers.archive import ListedFile
 from watchpost.readers.base import Reader, Source
 from watchpost.readers.evtx import EVTX_MAGIC, EvtxReader, RecordSelection
 from watchpost.readers.json import JsonReader, LineSkips
+from watchpost.readers.time_field import TIME_FIELD
 from watchpost.record_gates import json_line_gate, text_gates
 
 if TYPE_CHECKING:
@@ -101,10 +102,13 @@ class SourceMatcher:
         until: datetime | None,
         spill_dir: str | None = None,
         lateness: timedelta = timedelta(minutes=5),
+        time_field: str | None = None,
     ) -> None:
         self.ruleset = ruleset
         self.lateness = lateness
         """How far behind the latest event read a source's later matches may be (the merge key)."""
+        self.time_field = time_field
+        """JSON events take their time from this field (``hunt --timefield``)."""
         self.input_format = input_format
         self.since = since
         self.until = until
@@ -129,6 +133,7 @@ class SourceMatcher:
         match) and what counts the skipped ones."""
         from watchpost.readers.registry import FORMATS, read_source
 
+        TIME_FIELD.set(self.time_field)
         if self.line_gate is not None and self.input_format in (None, "json") and not _is_evtx(source):
             reader = FORMATS["json"] if self.input_format == "json" else _sniffed_reader(source)
             if isinstance(reader, JsonReader):

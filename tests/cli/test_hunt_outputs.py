@@ -15,7 +15,8 @@ from click.testing import CliRunner
 from tests.conftest import PROJECT
 from watchpost.alerts import SUMMARY_ORDER
 from watchpost.cli import main
-from watchpost.engine import Hunt
+from watchpost.engine import Hunt, HuntOptions
+from watchpost.rules.selection import RuleSelection
 
 EXAMPLES = PROJECT / "examples"
 WINDOWS = EXAMPLES / "windows"
@@ -79,9 +80,10 @@ def test_the_html_report_records_the_command_line_options_and_rules_that_ran() -
     assert "watchpost hunt --format html --min-level medium --tz +02:00 --quiet --remove-duplicates" in html
     assert "<th>option --min-level</th><td>medium</td>" in html
     assert "<th>option --remove-duplicates</th><td>(on)</td>" in html
-    ruleset = Hunt().ruleset  # every rule that ran: helper rules (generate: false) too
+    # every rule that ran with the same filters (--min-level): helper rules (generate: false) too
+    ruleset = Hunt(HuntOptions(min_level="medium", selection=RuleSelection())).ruleset
     assert f"{len(ruleset.detections) + len(ruleset.correlations)} rules ran" in html
-    listed = CliRunner().invoke(main, ["rules", "list", "-f", "jsonl"]).stdout
+    listed = CliRunner().invoke(main, ["rules", "list", "--min-level", "medium", "-f", "jsonl"]).stdout
     rules = [json.loads(line) for line in listed.splitlines()]
     for rule in rules:
         assert rule["id"] in html

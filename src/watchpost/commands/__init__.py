@@ -11,10 +11,13 @@ import click
 
 
 def register(main: click.Group, rules: click.Group) -> None:
-    """Add ``simulate``, ``evaluate``, ``search``, ``metrics`` and ``rules test`` to the CLI groups."""
+    """Add ``simulate``, ``evaluate``, ``search``, ``metrics`` and ``rules check|test|update`` to the
+    CLI groups."""
     from watchpost.commands.evaluate import evaluate
     from watchpost.commands.metrics import metrics
+    from watchpost.commands.rules_check import rules_check
     from watchpost.commands.rules_test import rules_test
+    from watchpost.commands.rules_update import rules_update
     from watchpost.commands.search import search
     from watchpost.commands.simulate import simulate
 
@@ -22,4 +25,6 @@ def register(main: click.Group, rules: click.Group) -> None:
     main.add_command(evaluate)
     main.add_command(search)
     main.add_command(metrics)
+    rules.add_command(rules_check, "check")
     rules.add_command(rules_test, "test")
+    rules.add_command(rules_update, "update")

@@ -89,7 +89,7 @@ def convert(rule_paths: tuple[Path, ...], target: str | None, pipelines: tuple[s
     if backend_format is not None and formats and backend_format not in formats:
         raise click.BadParameter(f"{target} has no format {backend_format!r}; it has: {', '.join(formats)}",
                                  param_hint="--backend-format")
-    stream: IO[str] = output.open("w", encoding="utf-8") if output else click.get_text_stream("stdout")
+    stream: IO[str] = output.open("w", encoding="utf-8") if output else sys.stdout
     try:
         failed = convert_rules(backend, list(rule_paths), target, backend_format, output_format, stream,
                               include_helpers)
@@ -145,7 +145,7 @@ def convert_rules(backend: Any, paths: Sequence[Path], target: str, backend_form
     from watchpost.rules.loader import load_rules
     from watchpost.ruleset import default_translators
 
-    err = click.get_text_stream("stderr")
+    err = sys.stderr
     loaded = load_rules(list(paths), translators=default_translators())
     for problem in loaded.problems:
         err.write(f"not loaded: {sanitise_terminal(problem.describe(), 500)}\n")
@@ -184,7 +184,7 @@ def write_text(result: Any, stream: IO[str]) -> None:
 
 
 def print_targets(backends: dict[str, Any], pipelines: dict[str, Any]) -> None:
-    out = click.get_text_stream("stdout")
+    out = sys.stdout
     out.write("backends (--target):\n")
     for name, backend in sorted(backends.items()):
         formats = ", ".join(getattr(backend, "formats", {}) or {})

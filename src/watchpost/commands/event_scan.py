@@ -70,12 +70,11 @@ def scan_options(command: Command) -> Command:
 def scan_settings(inputs: Sequence[str], input_format: str | None, since: str | None,
                   until: str | None, display_tz: str) -> ScanSettings:
     """Parse the shared options exactly as `hunt` does (click.BadParameter: exit status 2)."""
-    from watchpost.cli import check_input_format, expand_inputs, parse_time, parse_tz
+    from watchpost.cli import check_input_format, expand_inputs
+    from watchpost.commands.time_options import parse_time_range, parse_tz
 
     paths = expand_inputs(inputs)
-    start, end = parse_time(since), parse_time(until)
-    if start is not None and end is not None and start > end:
-        raise click.BadParameter("--from is after --to", param_hint="--from/--to")
+    start, end = parse_time_range(since, until)
     return ScanSettings(paths, check_input_format(input_format), start, end, parse_tz(display_tz))
 
 

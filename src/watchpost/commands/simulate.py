@@ -69,7 +69,7 @@ def simulate(
         truth.mkdir(parents=True, exist_ok=True)
         for name in ("labels.csv", "manifest.json"):
             (out / name).replace(truth / name)
-    err = click.get_text_stream("stderr")
+    err = sys.stderr
     total = sum(summary.records.values())
     err.write(
         f"wrote {total:,} records ({summary.background:,} background) of {len(chosen)} scenarios "

@@ -97,7 +97,7 @@ def watch(inputs: tuple[str, ...], state_dir: Path, rules: tuple[Path, ...], jso
                            status_file=status_file, status_every=status_every,
                            checkpoint_every=checkpoint_every)
     running = Watch(options, list(inputs), store, sinks)
-    err = click.get_text_stream("stderr")
+    err = sys.stderr
     for rule_problem in running.ruleset.problems:
         err.write(f"rule problem: {sanitise_terminal(rule_problem.describe(), 500)}\n")
     try:

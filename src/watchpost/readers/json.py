@@ -35,6 +35,7 @@ from watchpost.problems import ProblemLog
 from watchpost.readers.base import Source
 from watchpost.readers.json_shapes import shape_object
 from watchpost.readers.text import utf8_head, utf8_lines
+from watchpost.readers.time_field import TIME_FIELD
 from watchpost.readers.timestamp import parse_any_timestamp, parse_timestamp
 
 
@@ -86,6 +87,7 @@ class _JsonFile:
         self.problems = problems
         self.untimed = 0
         self.skips = skips
+        self.time_field = TIME_FIELD.get()  # hunt --timefield: the time is this field's, or none
 
     def events(self, lines: Iterable[bytes]) -> Iterator[Event]:
         line_iter = iter(lines)
@@ -109,8 +111,9 @@ class _JsonFile:
 
     def report_untimed(self) -> None:
         if self.untimed:
-            self.problems.add("kept", self.name, None,
-                              f"{self.untimed} events without a time: their time is set to 1970-01-01")
+            missing = "" if self.time_field is None else f" (no field {self.time_field!r}, --timefield)"
+            self.problems.add("kept", self.name, None, f"{self.untimed} events without a time{missing}: "
+                              "their time is set to 1970-01-01")
 
     def _json_lines(self, lines: Iterator[bytes], number: int, gated: bool = True) -> Iterator[Event]:
         if gated and self.skips is not None:
@@ -248,6 +251,8 @@ class _JsonFile:
         except ValueError as exc:  # orjson.JSONDecodeError is a ValueError
             self._problem(place, f"unreadable embedded record: {exc}")
             return None
+        if self.time_field is not None:
+            raw_time = fields.get(self.time_field)
         timestamp = self._timestamp(raw_time, place)
         return Event(timestamp, fields, Origin(self.name, number, kind), logsource)
 

@@ -22,10 +22,12 @@ NXLog-style flat
     ``ProviderName``: EventData members are already top-level. Originals are kept; added when
     absent: ``Computer`` from ``Hostname``, ``Provider_Name`` from ``SourceName`` (else
     ``ProviderName``), ``Provider_Guid`` from ``ProviderGuid``, ``EventRecordID`` from
-    ``RecordNumber``. Time: ``TimeCreated``, else ``@timestamp``, else ``EventTime``.
+    ``RecordNumber``. Time: ``TimeCreated``, else ``@timestamp``, else ``EventTime``, else
+    ``UtcTime`` (Sysmon's own field, in UTC: flat Sysmon JSON often has nothing else).
 anything else
     Every key flattened to dotted names, no product hint. Time: the first of ``@timestamp``,
-    ``timestamp``, ``time``, ``eventTime``, ``EventTime``, ``TimeCreated``, ``ts``.
+    ``timestamp``, ``time``, ``eventTime``, ``EventTime``, ``TimeCreated``, ``ts``, ``UtcTime``.
+    (``hunt --timefield NAME`` names the field instead: `watchpost.readers.time_field`.)
 
 Flattening: nested objects give dotted names (``a.b.c``); a list of scalars stays a list; a list
 of objects gives, for each dotted name below it, the list of the values found (``resources.ARN``
@@ -56,8 +58,10 @@ _NXLOG_ALIASES = (
     ("Provider_Guid", ("ProviderGuid",)),
     ("EventRecordID", ("RecordNumber",)),
 )
-_NXLOG_TIME_KEYS = ("TimeCreated", "@timestamp", "EventTime")
-_GENERIC_TIME_KEYS = ("@timestamp", "timestamp", "time", "eventTime", "EventTime", "TimeCreated", "ts")
+_NXLOG_TIME_KEYS = ("TimeCreated", "@timestamp", "EventTime", "UtcTime")
+_GENERIC_TIME_KEYS = (
+    "@timestamp", "timestamp", "time", "eventTime", "EventTime", "TimeCreated", "ts", "UtcTime",
+)
 _WINLOG_NAMES = (
     ("EventID", ("winlog.event_id", "event.code")),
     ("Channel", ("winlog.channel",)),
