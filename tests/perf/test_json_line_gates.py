@@ -36,7 +36,8 @@ level: low
 """
 
 
-def _line(record_number: int, command_line: str, image: str = "C:\\Windows\\System32\\cmd.exe") -> str:
+def _line(record_number: int, command_line: str,
+          image: str = "C:\\Windows\\System32\\conhost.exe") -> str:  # cmd.exe is a pack literal
     return json.dumps({
         "EventID": 1, "Channel": "Microsoft-Windows-Sysmon/Operational", "Hostname": "ws1",
         "TimeCreated": f"2024-05-01T10:00:{record_number:02d}.000Z", "RecordNumber": record_number,
