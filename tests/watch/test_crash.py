@@ -22,6 +22,7 @@ from tests.watch.replay import (
     start_watch,
     watch_command,
 )
+from watchpost.alert_merging import MergeSettings
 from watchpost.engine import hunt
 
 BULK = 5000
@@ -68,7 +69,8 @@ def replay_with_kills(tmp_path: Path, command: list[str], rng: random.Random,
 
 
 def expected_keys(watched: Path) -> list[str]:
-    return sorted(alert.key for alert in hunt([str(watched)]))
+    # watch gives one alert per match, as a hunt without merging activities (docs/watch.md)
+    return sorted(alert.key for alert in hunt([str(watched)], merging=MergeSettings(merge_sources=False)))
 
 
 def test_sigkill_at_random_moments_gives_the_hunt_alerts_once(tmp_path: Path) -> None:
@@ -80,7 +82,7 @@ def test_sigkill_at_random_moments_gives_the_hunt_alerts_once(tmp_path: Path) ->
     expected = expected_keys(watched)
     delivered = jsonl_ids(out)
     assert kills >= 10
-    assert len(expected) > 80
+    assert len(expected) > 70  # 79 with the 7 Dec pack (a process counted once across firings)
     assert [key for key, n in Counter(delivered).items() if n > 1] == []
     assert sorted(delivered) == expected
     kinds = Counter(orjson.loads(line)["rule"]["kind"] for line in out.read_bytes().splitlines())
