@@ -212,7 +212,7 @@ def hunt(inputs: tuple[str, ...], use_examples: bool, rules: tuple[Path, ...], o
                           jobs=jobs, strict=strict, host=analyst.host, merging=analyst.merging,
                           selection=selection, time_field=time_field)
     stream = open_output(output, output_format)
-    err = click.get_text_stream("stderr")
+    err = sys.stderr
     engine = load_hunt(options, err, quiet)
     print_load_problems(engine.ruleset.problems, err, quiet)
     print_load_problems(engine.ruleset.report.notes, err, quiet, prefix="rule note")
@@ -287,7 +287,7 @@ def run_hunt(engine: Hunt, paths: list[str], output_format: str, stream: IO[Any]
     from watchpost.progress import hunt_progress, is_terminal
     from watchpost.sinks.directory import open_hunt_sink
 
-    err = click.get_text_stream("stderr")
+    err = sys.stderr
     chosen = analyst or AnalystChoices()
     sink = open_hunt_sink(output_format, stream, tz, lambda: run_info(engine, paths),
                           describe_hunt(engine), chosen.output_dir, chosen.formats)

@@ -4,7 +4,8 @@ Every rule file of the pack and of tests/fixtures/convert/correlations (one per 
 with a `.tests.yml` is converted as a pack (`convert_pack`: helper rules
 only inside their correlations) and every output query runs over the file's case events; the alert
 groups (detections: the matched events; correlations: the groups that alerted, per case) must be the
-engine's. Differences that cannot be fixed are listed in docs/convert.md and in KNOWN_DIFFERENCES.
+engine's. Differences that cannot be fixed are listed in docs/convert.md and in
+CORRELATION_DIFFERENCES.
 Needs the `spark` extra (`pip install 'watchpost[spark]'`) and Java; skipped without pyspark.
 """
 
@@ -19,8 +20,8 @@ from typing import Any
 import pytest
 
 from tests.convert.semantic_support import (
+    CORRELATION_DIFFERENCES,
     EVENT_COLUMN,
-    KNOWN_DIFFERENCES,
     TIME_COLUMN,
     AlertGroup,
     RuleFileCases,
@@ -105,9 +106,9 @@ def test_sparksql_raises_the_engines_alert_groups(spark: Any, tests_path: Path) 
     assert cases.engine_groups, "the cases raise no alert at all: nothing would be compared"
     found, first = sql_groups(spark, cases)
     unexplained, occurred = unexplained_differences(cases, found, cases.engine_groups,
-                                                       KNOWN_DIFFERENCES)
+                                                       CORRELATION_DIFFERENCES)
     assert not unexplained
-    expected = {key for key in KNOWN_DIFFERENCES if key[0] == tests_path.name}
+    expected = {key for key in CORRELATION_DIFFERENCES if key[0] == tests_path.name}
     assert occurred == expected, f"listed differences that no longer occur: {expected - occurred}"
     # sliding windows measure exactly the engine's: the first qualifying row is the engine's alert
     for group, moment in first.items():

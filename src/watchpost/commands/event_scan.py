@@ -126,7 +126,7 @@ def exit_scan(stats: ScanStats) -> None:
 def open_text_output(output: Path | None) -> IO[str]:
     """Standard output, or ``output`` opened for text (an unwritable path is a usage error)."""
     if output is None:
-        return click.get_text_stream("stdout")
+        return sys.stdout
     try:
         return output.open("w", encoding="utf-8", newline="")
     except OSError as error:

@@ -9,6 +9,7 @@ logsource and the event's kind (``aws/cloudtrail`` + ``DescribeVpcs``, ``linux/a
 
 from __future__ import annotations
 
+import sys
 from collections import Counter
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta, tzinfo
@@ -136,7 +137,7 @@ def metrics(inputs: tuple[str, ...], input_format: str | None, since: str | None
             tallies["time"].add((format_iso_time(bucket_start(moment, span, tz), tz),), moment)
     write_metrics(output_format, output, tallies, stats.in_range, tz, bucket)
     if not quiet:
-        print_scan_summary(stats, click.get_text_stream("stderr"), f"{len(chosen)} metrics")
+        print_scan_summary(stats, sys.stderr, f"{len(chosen)} metrics")
     exit_scan(stats)
 
 

@@ -9,6 +9,7 @@ record (``file:record N`` / ``file:line N``) so that the analyst can go back to 
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -194,5 +195,5 @@ def search(inputs: tuple[str, ...], input_format: str | None, since: str | None,
         if output is not None:
             stream.close()
     if not quiet:
-        print_scan_summary(stats, click.get_text_stream("stderr"), f"{writer.count} events found")
+        print_scan_summary(stats, sys.stderr, f"{writer.count} events found")
     exit_scan(stats)
