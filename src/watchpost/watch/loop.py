@@ -9,6 +9,7 @@ seconds, a full checkpoint: positions, correlation state, delivered keys. See do
 
 from __future__ import annotations
 
+import contextlib
 import heapq
 import threading
 import time
@@ -33,6 +34,7 @@ from watchpost.watch.followers import DirectoryFollower, FileFollower, Follower,
 from watchpost.watch.heap import HeapTrimmer
 from watchpost.watch.joins import ReaderSessions
 from watchpost.watch.state import Checkpoint, StateStore
+from watchpost.watch.state_faults import StateFault
 from watchpost.watch.status import WatchStatus
 from watchpost.watch.tails import UNKNOWN_FORMAT
 
@@ -112,6 +114,8 @@ class Watch:
         self.last_full = time.monotonic()
         self.checkpoint_now = False
         """The next batch ends with a full checkpoint whatever the time (see `_step`)."""
+        self.last_event: Event | None = None
+        """The last event taken (`BatchFailed` names it)."""
         self.unreadable = any(isinstance(follower, StdinFollower) for follower in self.followers)
         """A source whose position cannot be saved: what it gave is only kept by the correlation
         state, so that is saved after every batch that read something."""
@@ -119,16 +123,29 @@ class Watch:
     # -- public ----------------------------------------------------------------------------
 
     def run(self) -> None:
-        """Until `stop` (or idle for ``stop_when_idle``): one batch after the other."""
+        """Until `stop` (or idle for ``stop_when_idle``): one batch after the other. A batch
+        that raises ends the run **without** a checkpoint: its alerts may not all be delivered,
+        so the positions stay at the last checkpoint and the next run reads the batch again
+        (`BatchFailed` says where; a `StateFault` is passed on as it is)."""
+        completed = False
         try:
             while not self.stopping.is_set():
                 if self._step():
                     break
+            completed = True
+        except StateFault:
+            raise
+        except Exception as exc:
+            raise BatchFailed(self._where(), exc) from exc
         finally:
-            self._checkpoint()
-            for follower in self.followers:
-                follower.close()
-            self.status.write()
+            try:
+                if completed:
+                    self._checkpoint()
+            finally:
+                for follower in self.followers:
+                    follower.close()
+                with contextlib.suppress(OSError):
+                    self.status.write()
 
     def stop(self) -> None:
         self.stopping.set()
@@ -184,8 +201,21 @@ class Watch:
             if not progressed:
                 break
         for event in merge_by_time(list(runs.values())):
-            self._match(event, alerts)
+            self.last_event = event
+            self._match_or_quarantine(event, alerts)
         return taken
+
+    def _match_or_quarantine(self, event: Event, alerts: list[Alert]) -> None:
+        """`_match`, and an event whose matching raises is **quarantined**: reported with its
+        file and line (stage ``quarantine``) and skipped, so that one hostile line cannot stop
+        the stream; the other events of the batch go on."""
+        try:
+            self._match(event, alerts)
+        except Exception as exc:  # noqa: BLE001 - any failure on one event: that event only
+            origin = event.origin
+            place = None if origin.record is None else f"{origin.kind} {origin.record}"
+            self.problems.add("quarantine", origin.path, place,
+                              f"processing this event failed ({type(exc).__name__}: {exc}): skipped")
 
     def _match(self, event: Event, alerts: list[Alert]) -> None:
         """As `Hunt._alerts`: output rules alert, correlated rules feed the engine."""
@@ -214,7 +244,7 @@ class Watch:
         reached = self.max_event or datetime.min.replace(tzinfo=UTC)
         if self.options.watermark == "clock":
             reached = max(reached, datetime.now(UTC) - timedelta(seconds=idle))
-        target = reached + self.options.lateness
+        target = _later(reached, self.options.lateness)
         if self.advanced_to is not None and target <= self.advanced_to:
             return []
         self.advanced_to = target
@@ -308,6 +338,14 @@ class Watch:
         self.correlation_dirty = True
         return CorrelationEngine(specs, options.lateness, options.max_groups, self.problems)
 
+    def _where(self) -> str:
+        event = self.last_event
+        if event is None:
+            return "before any event was read"
+        origin = event.origin
+        place = "" if origin.record is None else f" ({origin.kind} {origin.record})"
+        return f"after {origin.path}{place}"
+
     def health(self) -> dict[str, Any]:
         return self.status.snapshot()
 
@@ -321,6 +359,26 @@ def merge_by_time(runs: list[list[Event]]) -> Iterable[Event]:
     if len(runs) == 1:
         return runs[0]
     return heapq.merge(*runs, key=attrgetter("timestamp"))
+
+
+class BatchFailed(Exception):
+    """A batch raised: nothing of it was checkpointed (see `Watch.run`); ``where`` names the
+    last event taken (file and place) or the step."""
+
+    def __init__(self, where: str, cause: BaseException) -> None:
+        self.where = where
+        self.cause = cause
+        super().__init__(f"a batch failed {where} ({type(cause).__name__}: {cause}); positions are "
+                         "kept at the last checkpoint, so a restart reads the batch again")
+
+
+def _later(moment: datetime, delta: timedelta) -> datetime:
+    """``moment + delta``, the latest time there is when that is beyond year 9999 (a hostile
+    line dated 9999-12-31 would make every idle watermark raise)."""
+    try:
+        return moment + delta
+    except OverflowError:
+        return datetime.max.replace(tzinfo=UTC)
 
 
 def _follower(item: str, options: FollowOptions) -> Follower:
