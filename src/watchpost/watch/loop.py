@@ -13,7 +13,7 @@ import contextlib
 import heapq
 import threading
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from operator import attrgetter
@@ -32,10 +32,11 @@ from watchpost.watch.correlation_state import EngineSaver, load_occurrence, rest
 from watchpost.watch.delivery import DeliverySink
 from watchpost.watch.followers import DirectoryFollower, FileFollower, Follower, FollowOptions, StdinFollower
 from watchpost.watch.heap import HeapTrimmer
+from watchpost.watch.identity import canonical_name
 from watchpost.watch.joins import ReaderSessions
 from watchpost.watch.state import Checkpoint, StateStore
 from watchpost.watch.state_faults import StateFault
-from watchpost.watch.status import WatchStatus
+from watchpost.watch.status import SinkAlarm, WatchStatus
 from watchpost.watch.tails import UNKNOWN_FORMAT
 
 WATERMARKS = ("events", "clock")
@@ -80,7 +81,10 @@ class Watch:
     """A running watch over ``inputs`` (files, directories, ``-``) delivering to ``sinks``."""
 
     def __init__(self, options: WatchOptions, inputs: Sequence[str], store: StateStore,
-                 sinks: Sequence[DeliverySink], ruleset: RuleSet | None = None) -> None:
+                 sinks: Sequence[DeliverySink], ruleset: RuleSet | None = None,
+                 notify: Callable[[str], None] | None = None) -> None:
+        """``notify`` gets one line for the operator (standard error) when something needs
+        attention while the watch runs: a followed name that does not exist yet, a sink failing."""
         from watchpost.engine import bundled_pack
 
         self.options = options
@@ -101,7 +105,10 @@ class Watch:
         """Each followed file's reader, remembering across chunks where its format joins lines."""
         self.correlation_dirty = False
         self.correlation = self._restored_correlation()
-        follow = FollowOptions(self.problems, options.input_format, options.start_at_end, store.positions())
+        self.notify: Callable[[str], None] = notify or (lambda line: None)
+        self.alarm = SinkAlarm(self.sinks, self.notify)
+        follow = FollowOptions(self.problems, options.input_format, options.start_at_end, store.positions(),
+                               self.notify)
         self.followers: list[Follower] = [_follower(item, follow) for item in inputs]
         self.status = WatchStatus(self)
         self.max_event: datetime | None = None
@@ -175,6 +182,7 @@ class Watch:
                 and (self.unsaved or self.correlation_dirty or self.pending.delivered)):
             self._checkpoint()
         self.counters.batches += 1
+        self.alarm.check()
         self.status.maybe_write()
         if not read and not ending:
             self.stopping.wait(options.poll_interval)
@@ -384,7 +392,7 @@ def _later(moment: datetime, delta: timedelta) -> datetime:
 def _follower(item: str, options: FollowOptions) -> Follower:
     if item == "-":
         return StdinFollower(options)
-    path = Path(item)
+    path = canonical_name(item)
     if path.is_dir():
-        return DirectoryFollower(path, options)
+        return DirectoryFollower(path.resolve(), options)
     return FileFollower(path, options)

@@ -219,7 +219,7 @@ class StateStore:
         connection.execute("BEGIN IMMEDIATE")
         try:
             connection.executemany(
-                f"INSERT OR REPLACE INTO positions ({_POSITION_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                f"INSERT OR REPLACE INTO positions ({_POSITION_COLUMNS}) VALUES ({', '.join('?' * 12)})",
                 [(p.key, p.name, p.dev, p.ino, p.offset, p.lines, p.elements, p.record, p.format, p.head,
                   p.mtime_ns, p.done) for p in batch.positions])
             meta = dict(batch.meta)

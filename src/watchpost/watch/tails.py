@@ -20,6 +20,7 @@ from watchpost.readers.base import Source
 from watchpost.readers.evtx import EVTX_MAGIC
 from watchpost.readers.registry import FORMATS, HEAD_SIZE, choose_reader
 from watchpost.watch.chunks import Chunk, count_elements
+from watchpost.watch.identity import HEAD_BYTES, head_matches, head_of
 from watchpost.watch.joins import CONTEXT_BYTES, HOLD_SECONDS, MAX_HELD, REMEMBERING_FORMATS, held_back
 from watchpost.watch.state import Position
 
@@ -66,17 +67,30 @@ class LineTail:
         return os.fstat(self.handle.fileno()).st_size
 
     def truncated(self) -> bool:
-        return self.size() < self.position.offset + len(self.partial)
-
-    def restart(self) -> None:
-        """The file was truncated: read it again from its start."""
+        """The file was truncated since it was read: smaller than what was read, or no longer
+        starting with the bytes read (truncated and written again past the position, as
+        copytruncate does)."""
         position = self.position
-        self.problems.add("read", position.name, f"line {position.lines}",
-                          f"file truncated (now {self.size()} bytes, was read to {position.offset}): "
-                          "reading it again from the start")
+        if self.size() < position.offset + len(self.partial):
+            return True
+        return position.offset > 0 and not head_matches(self.handle.fileno(), position.head)
+
+    def restart(self, reason: str | None = None) -> None:
+        """The file was truncated: read it again from its start. ``reason`` replaces the
+        problem reported (None: "file truncated", a ``read`` problem naming the lost range)."""
+        position = self.position
+        if reason is None:
+            self.problems.add("read", position.name, f"line {position.lines}",
+                              f"file truncated (now {self.size()} bytes, was read to {position.offset}): "
+                              f"whatever followed byte {position.offset} of the old content was not "
+                              "read; reading the file again from the start")
+        elif reason:
+            self.problems.add("read", position.name, f"line {position.lines}", reason)
         position.offset = position.lines = position.elements = 0
+        position.head = None
         self.partial = b""
         self.skipping = False
+        self.resumed = True
 
     def read(self, limit: int, final: bool = False, release: bool = False) -> Chunk | None:
         """Up to about ``limit`` bytes of complete lines; ``final``: the file will not grow
@@ -132,6 +146,8 @@ class LineTail:
         position.offset += consumed
         position.lines += complete.count(b"\n")
         position.elements += count_elements(complete)
+        if position.head is None or int(position.head.split(":", 1)[0]) < min(position.offset, HEAD_BYTES):
+            position.head = head_of(self.handle.fileno(), position.offset)
 
     def _context(self) -> bytes:
         """The complete lines of up to `CONTEXT_BYTES` before the position, for a reader that

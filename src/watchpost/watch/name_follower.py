@@ -1,0 +1,265 @@
+"""`FileFollower`: one followed file **name**, as ``tail -F``, by file identity.
+
+The name is canonical (`watchpost.watch.identity.canonical_name`). The file read is known by its
+``(st_dev, st_ino)`` and the fingerprint of its first bytes (`Position.head`):
+
+- **rename rotation** (the name points to another file): the file read is drained to its end,
+  then every file the rotation left next to the name and that was written since (``a.log.1`` when
+  two rotations came between two polls), oldest first, then the new file from its start;
+- **after a restart** the saved file is looked for by identity (and head) in the same folder,
+  under any name, and drained from the saved offset, then the files rotated after it, then the
+  file at the name: any number of rotations while the watch was down. A saved file that is gone
+  (deleted, compressed) is reported with its name, identity and the byte offset after which
+  nothing was read;
+- **truncation** (smaller than what was read, or no longer starting with the bytes read: a
+  copytruncate, also while the watch was down): the copy is looked for next to the name (a file
+  starting with the same bytes and at least as long as what was read) and the rest of the old
+  content is read from it; without a copy the loss is reported (name, byte offset). Then the file
+  is read again from its start;
+- a name that **does not exist yet** is announced ("waiting for ...") and read from its start
+  once it appears.
+
+The position saved is that of the first file not read to its end, with the files of the name
+already read to their end (`Position.done`), so that none is drained twice.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from watchpost.watch.chunks import Chunk
+from watchpost.watch.identity import (
+    Finished,
+    canonical_name,
+    find_by_identity,
+    find_copy,
+    rotated_siblings,
+)
+from watchpost.watch.open_files import FollowOptions, OpenFile
+from watchpost.watch.state import Position
+from watchpost.watch.tails import identity_of
+
+
+@dataclass
+class _Pending:
+    """A file to drain after the one being drained: where it is and from which position."""
+
+    path: Path
+    identity: tuple[int, int]
+    position: Position
+
+
+class FileFollower:
+    """Follows one file name (see the module docstring)."""
+
+    def __init__(self, path: Path, options: FollowOptions) -> None:
+        self.path = canonical_name(str(path))
+        self.name = str(self.path)
+        self.key = f"file:{self.name}"
+        self.options = options
+        self.current: OpenFile | None = None
+        self.draining: OpenFile | None = None
+        """The file being read to its end after a rotation (or a truncation's copy)."""
+        self.backlog: list[OpenFile | _Pending] = []
+        """Files to drain after ``draining``, in order."""
+        self.last_drained: Position | None = None
+        """The position at the end of the last file drained (saved while no file is at the name)."""
+        stored = self._stored()
+        self.finished = Finished(stored.done if stored is not None else None)
+        self.first_open = True
+        self.waiting = not self.path.exists()
+        if self.waiting:
+            options.notify(f"waiting for {self.name}: it does not exist yet")
+
+    # -- reading ---------------------------------------------------------------------------
+
+    def poll(self, release: bool = False) -> Chunk | None:
+        self._check_name()
+        while self.draining is not None or self.backlog:
+            if self.draining is None:
+                self._open_next()
+                continue
+            chunk = self.draining.read(final=True)
+            if chunk is not None:
+                return chunk
+            if not self._read_to_end(self.draining):
+                return None  # (an over-long line being skipped): more at the next poll
+            self.finished.add(self.draining.identity, self.draining.position.head)
+            self.draining.close()
+            self.last_drained = self.draining.position
+            self.draining = None
+        if self.current is None:
+            return None
+        chunk = self.current.read(release=release)
+        if chunk is None and self.backlog:  # a truncation found the copy: it comes first
+            return self.poll(release)
+        return chunk
+
+    @staticmethod
+    def _read_to_end(opened: OpenFile) -> bool:
+        if opened.lines is None:
+            return True
+        size = opened.size()
+        return size is None or opened.position.offset + len(opened.lines.partial) >= size
+
+    def _open_next(self) -> None:
+        pending = self.backlog.pop(0)
+        if isinstance(pending, OpenFile):
+            self.draining = pending
+            return
+        try:
+            opened = OpenFile(pending.path, pending.position, self.options, at_end=False)
+        except OSError as exc:
+            self._lost(pending.position, f"{pending.path} could not be opened ({exc})")
+            return
+        if opened.identity != pending.identity:  # renamed again meanwhile: found at the next check
+            opened.close()
+            self._lost(pending.position, f"{pending.path} was replaced before it could be read")
+            return
+        self.draining = opened
+
+    def _check_name(self) -> None:
+        try:
+            stat = self.path.stat()
+        except OSError:  # missing: keep reading the open file (if any) until a new one appears
+            stored = self._stored() if self.first_open else None
+            if stored is not None:  # restarted after a rotation that left no file at the name yet
+                self.first_open = False
+                self._resume_rotated(stored, None)
+            return
+        identity = identity_of(stat)
+        if self.current is not None and identity == self.current.identity:
+            return
+        if self.current is None and stat.st_size == 0:
+            return  # wait for content: an empty file's format is unknown
+        if self.waiting:
+            self.waiting = False
+            self.options.notify(f"{self.name} appeared: following it")
+        position = Position(self.key, self.name)
+        at_end = False
+        if self.current is not None:  # rotated: finish the old file and those rotated after it
+            old, self.current = self.current, None
+            self.backlog.append(old)
+            self._queue_siblings(self._mtime(old), {old.identity, identity})
+        elif self.first_open:
+            stored = self._stored()
+            if stored is not None and stored.identity == identity and stored.format == "evtx":
+                position = stored
+            elif stored is not None and stored.identity == identity:
+                position = stored  # the same file (a truncation is found when it is opened)
+            elif stored is not None:
+                self._resume_rotated(stored, identity)
+            else:
+                at_end = self.options.start_at_end
+        self.first_open = False
+        try:
+            opened = OpenFile(self.path, position, self.options, at_end, self._truncated)
+        except OSError as exc:
+            self.options.problems.add("read", self.name, None, f"cannot open: {exc}")
+            return
+        self.current = opened
+
+    # -- rotation and truncation -------------------------------------------------------------
+
+    def _resume_rotated(self, stored: Position, at_name: tuple[int, int] | None) -> None:
+        """The name points to another file than the saved position's: the saved file was rotated
+        while the watch was stopped (or while it was still draining it). Drain it from the saved
+        offset, then the files rotated after it; report the saved file if it is gone."""
+        found = find_by_identity(self.path.parent, stored.identity, stored.head)
+        since = stored.mtime_ns
+        exclude = set() if at_name is None else {at_name}
+        if found is None:
+            self._lost(stored, f"the file {stored.dev}:{stored.ino} is no longer in {self.path.parent} "
+                               "(deleted or compressed after its rotation)")
+        else:
+            since = found.mtime_ns
+            exclude.add(found.identity)
+            if stored.format == "evtx" or found.size > stored.offset:
+                self.backlog.append(_Pending(found.path, found.identity, stored))
+            else:
+                self.finished.add(found.identity, stored.head)
+        if since is not None:
+            self._queue_siblings(since, exclude)
+
+    def _queue_siblings(self, since_ns: int, exclude: set[tuple[int, int]]) -> None:
+        """Queue the files rotated next to the name since ``since_ns`` (read from their start)."""
+        exclude |= {p.identity for p in self.backlog}
+        if self.draining is not None:
+            exclude.add(self.draining.identity)
+        for sibling in rotated_siblings(self.path, since_ns, exclude, self.finished):
+            self.backlog.append(_Pending(sibling.path, sibling.identity, Position(self.key, self.name)))
+
+    def _truncated(self, opened: OpenFile) -> None:
+        """The file at the name was truncated after ``opened.position`` (see the module
+        docstring): the rest of the old content from its copy, if there is one."""
+        assert opened.lines is not None
+        position = opened.position
+        copy = find_copy(self.path, position.head, position.offset, {opened.identity})
+        if copy is None or self.finished.holds(copy.path, copy.identity):
+            opened.lines.restart()
+            return
+        self.backlog.insert(0, _Pending(copy.path, copy.identity, dataclasses.replace(position)))
+        opened.lines.restart(reason="")
+
+    def _lost(self, position: Position, why: str) -> None:
+        self.options.problems.add(
+            "read", self.name, f"line {position.lines}",
+            f"rotated away before it was read to its end: its bytes from offset {position.offset} to "
+            f"its end (line {position.lines + 1} on) were not read; {why}")
+
+    @staticmethod
+    def _mtime(opened: OpenFile) -> int:
+        try:
+            return os.fstat(opened.handle.fileno()).st_mtime_ns
+        except (OSError, ValueError):
+            return 0
+
+    def _stored(self) -> Position | None:
+        """The saved position of this name; one saved under another spelling of the same file
+        (an older watchpost keyed names as typed) is taken over."""
+        stored = self.options.stored.get(self.key)
+        if stored is not None:
+            return stored
+        try:
+            identity = identity_of(self.path.stat())
+        except OSError:
+            return None
+        for position in self.options.stored.values():
+            if (position.key.startswith("file:") and position.identity == identity
+                    and Path(position.name).name == self.path.name):
+                return dataclasses.replace(position, key=self.key, name=self.name)
+        return None
+
+    # -- state -----------------------------------------------------------------------------
+
+    def positions(self) -> list[Position]:
+        # The first file not read to its end: while a rotated file drains it is that file's (a
+        # restart finds it by identity, finishes it, then the files rotated after it).
+        opened = self.draining or self.current
+        if opened is not None:
+            position = opened.saved_position()
+        elif self.last_drained is not None:
+            position = self.last_drained
+        else:
+            return []
+        position.done = self.finished.saved()
+        return [position]
+
+    def describe(self) -> dict[str, Any]:
+        opened = self.draining or self.current
+        position = opened.position if opened is not None else None
+        return {"source": self.name, "offset": position.offset if position else None,
+                "lines": position.lines if position else None,
+                "size": opened.size() if opened is not None else None,
+                "record": position.record if position and position.format == "evtx" else None,
+                "format": position.format if position else None,
+                "waiting": self.waiting, "rotated_backlog": len(self.backlog)}
+
+    def close(self) -> None:
+        for opened in (self.current, self.draining, *self.backlog):
+            if isinstance(opened, OpenFile):
+                opened.close()

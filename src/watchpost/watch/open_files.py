@@ -1,0 +1,97 @@
+"""One open followed file (`OpenFile`: its handle and its tail, lines or EVTX) and the settings
+every follower of a watch shares (`FollowOptions`)."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+from collections.abc import Callable
+from pathlib import Path
+from typing import BinaryIO
+
+from watchpost.problems import ProblemLog
+from watchpost.watch.chunks import Chunk
+from watchpost.watch.evtx_tail import EvtxTail
+from watchpost.watch.state import Position
+from watchpost.watch.tails import LineTail, identity_of, is_evtx
+
+READ_LIMIT = 1 << 20
+"""Bytes of lines (or, for EVTX, events / 100) one poll of one source takes at most."""
+
+
+class FollowOptions:
+    """Settings shared by all followers of one watch."""
+
+    def __init__(self, problems: ProblemLog, input_format: str | None = None,
+                 start_at_end: bool = False, stored: dict[str, Position] | None = None,
+                 notify: Callable[[str], None] | None = None) -> None:
+        self.problems = problems
+        self.notify: Callable[[str], None] = notify or (lambda line: None)
+        """One line for the operator (a name that does not exist yet, then appears)."""
+        self.input_format = input_format
+        self.start_at_end = start_at_end
+        self.stored = stored or {}
+        self.by_identity = {p.identity: p for p in self.stored.values() if p.identity is not None}
+
+
+Truncated = Callable[["OpenFile"], None]
+"""Called when an open file was truncated (instead of reading it again from its start)."""
+
+
+class OpenFile:
+    """One open file with its tail (lines or EVTX). ``on_truncated``: what to do when the file
+    turns out truncated (default: read it again from its start, reported)."""
+
+    def __init__(self, path: Path, position: Position, options: FollowOptions, at_end: bool,
+                 on_truncated: Truncated | None = None) -> None:
+        self.path = path
+        self.handle: BinaryIO = open(path, "rb")  # noqa: SIM115 - closed by close()
+        stat = os.fstat(self.handle.fileno())
+        self.identity = identity_of(stat)
+        position.dev, position.ino = self.identity
+        self.position = position
+        self.on_truncated = on_truncated
+        self.evtx: EvtxTail | None = None
+        self.lines: LineTail | None = None
+        if options.input_format == "evtx" or (options.input_format is None and is_evtx(path)):
+            self.evtx = EvtxTail(path, position, options.problems)
+        else:
+            self.lines = LineTail(self.handle, position, options.problems, options.input_format)
+            if at_end:
+                position.offset = stat.st_size  # lines before are not counted: origins start anew
+                position.head = None
+            else:
+                self._check_truncated()
+
+    def read(self, final: bool = False, release: bool = False) -> Chunk | None:
+        if self.evtx is not None:
+            return self.evtx.read(READ_LIMIT // 100)
+        assert self.lines is not None
+        if self._check_truncated() and self.on_truncated is not None:
+            return None  # the follower may have something to read first (the copy)
+        return self.lines.read(READ_LIMIT, final, release)
+
+    def _check_truncated(self) -> bool:
+        assert self.lines is not None
+        if not self.lines.truncated():
+            return False
+        if self.on_truncated is not None:
+            self.on_truncated(self)
+        else:
+            self.lines.restart()
+        return True
+
+    def size(self) -> int | None:
+        try:
+            return os.fstat(self.handle.fileno()).st_size
+        except (OSError, ValueError):  # ValueError: closed (the final status line)
+            return None
+
+    def saved_position(self) -> Position:
+        """The position, with the file's modification time now (orders rotated files)."""
+        with contextlib.suppress(OSError, ValueError):
+            self.position.mtime_ns = os.fstat(self.handle.fileno()).st_mtime_ns
+        return self.position
+
+    def close(self) -> None:
+        self.handle.close()
