@@ -193,7 +193,7 @@ class FileFollower:
         for sibling in rotated_siblings(self.path, since_ns, exclude, self.finished):
             self.backlog.append(_Pending(sibling.path, sibling.identity, Position(self.key, self.name)))
 
-    def _truncated(self, opened: OpenFile) -> None:
+    def _truncated(self, opened: OpenFile) -> bool:
         """The file at the name was truncated after ``opened.position`` (see the module
         docstring): the rest of the old content from its copy, if there is one."""
         assert opened.lines is not None
@@ -201,9 +201,10 @@ class FileFollower:
         copy = find_copy(self.path, position.head, position.offset, {opened.identity})
         if copy is None or self.finished.holds(copy.path, copy.identity):
             opened.lines.restart()
-            return
+            return False
         self.backlog.insert(0, _Pending(copy.path, copy.identity, dataclasses.replace(position)))
         opened.lines.restart(reason="")
+        return True
 
     def _lost(self, position: Position, why: str) -> None:
         self.options.problems.add(

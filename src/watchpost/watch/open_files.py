@@ -34,8 +34,9 @@ class FollowOptions:
         self.by_identity = {p.identity: p for p in self.stored.values() if p.identity is not None}
 
 
-Truncated = Callable[["OpenFile"], None]
-"""Called when an open file was truncated (instead of reading it again from its start)."""
+Truncated = Callable[["OpenFile"], bool]
+"""Called when an open file was truncated (instead of reading it again from its start); True
+when the follower has something to read before it (the copy copytruncate made)."""
 
 
 class OpenFile:
@@ -67,19 +68,19 @@ class OpenFile:
         if self.evtx is not None:
             return self.evtx.read(READ_LIMIT // 100)
         assert self.lines is not None
-        if self._check_truncated() and self.on_truncated is not None:
-            return None  # the follower may have something to read first (the copy)
+        if self._check_truncated():
+            return None  # the follower has something to read first (the copy)
         return self.lines.read(READ_LIMIT, final, release)
 
     def _check_truncated(self) -> bool:
+        """Handle a truncation; True when the follower has something to read before this file."""
         assert self.lines is not None
         if not self.lines.truncated():
             return False
         if self.on_truncated is not None:
-            self.on_truncated(self)
-        else:
-            self.lines.restart()
-        return True
+            return self.on_truncated(self)
+        self.lines.restart()
+        return False
 
     def size(self) -> int | None:
         try:
