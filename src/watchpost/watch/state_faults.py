@@ -18,7 +18,8 @@ import sqlite3
 from pathlib import Path
 
 PROBE_BYTES = 1 << 16
-"""Bytes written in the state folder to learn why SQLite met an I/O error (full, read-only)."""
+"""Bytes written in the state folder, past the size of its largest file, to learn why SQLite met
+an I/O error (full disk, file size limit, read-only)."""
 
 _FULL_ERRNOS = frozenset({errno.ENOSPC, errno.EDQUOT, errno.EFBIG})
 _READ_ONLY_ERRNOS = frozenset({errno.EROFS, errno.EACCES, errno.EPERM})
@@ -75,9 +76,9 @@ def _probe(folder: Path) -> OSError | None:
     nearly full for a reason a write cannot show)."""
     probe = folder / ".watchpost-probe"
     try:
-        with open(probe, "wb") as stream:
-            stream.write(b"\0" * PROBE_BYTES)
-            stream.flush()
+        reach = max((entry.stat().st_size for entry in os.scandir(folder) if entry.is_file()), default=0)
+        with open(probe, "wb") as stream:  # as far as the state files reach (sparse), and a bit more
+            os.pwrite(stream.fileno(), b"\0" * PROBE_BYTES, reach)
             os.fsync(stream.fileno())
     except OSError as exc:
         return exc

@@ -74,7 +74,8 @@ class WatchStatus:
     def line(self) -> str:
         """The one-line health summary (SIGUSR1)."""
         s = self.snapshot()
-        positions = ", ".join(f"{src['source']}@{src.get('offset')}" for src in s["sources"])
+        positions = ", ".join(f"{src['source']}@{src.get('offset')}" if src.get("offset") is not None
+                              else f"{src['source']} (waiting)" for src in s["sources"])
         lag = "- (no event yet)" if s["lag_seconds"] is None else readable_lag(s["lag_seconds"])
         horizon = s["correlation_horizon"]
         horizon = "none yet" if horizon is None else horizon[:19].replace("T", " ") + "Z"
