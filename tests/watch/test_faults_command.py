@@ -155,7 +155,8 @@ def test_a_full_state_folder_stops_the_watch_and_nothing_is_lost_once_space_is_b
     pages = store.connection.execute("PRAGMA page_count").fetchone()[0]
     store.connection.execute(f"PRAGMA max_page_count = {pages}")  # the disk is full from now on
     sink = DurableJsonlSink(out, store)
-    options = WatchOptions(poll_interval=0.01, stop_when_idle=0.2, checkpoint_every=0.001, batch_bytes=1 << 16)
+    options = WatchOptions(poll_interval=0.01, stop_when_idle=0.2, checkpoint_every=0.001,
+                           batch_bytes=1 << 16)
     watch = Watch(options, [str(source)], store, [sink])
     with pytest.raises(StateFault) as fault:
         watch.run()
@@ -177,7 +178,8 @@ def test_sqlite_faults_are_classified() -> None:
 
     folder = Path("/nonexistent-folder-for-the-test")
     assert classify(folder, sqlite3.DatabaseError("database disk image is malformed")).cause == "damaged"
-    assert classify(folder, sqlite3.OperationalError("attempt to write a readonly database")).cause == "read-only"
+    read_only = sqlite3.OperationalError("attempt to write a readonly database")
+    assert classify(folder, read_only).cause == "read-only"
     assert classify(folder, OSError(28, "No space left on device")).cause == "full"
 
 
@@ -212,5 +214,6 @@ def test_a_state_folder_that_cannot_grow_is_one_line_and_exit_state_as_a_process
         stream.write(finished.stdout)  # what the faulty run delivered before its fault
         assert subprocess.run(command, cwd=PROJECT, stdout=stream, stderr=subprocess.DEVNULL,
                               timeout=60, check=False).returncode == EXIT_OK
-    delivered = [line.rsplit("id=", 1)[1] for line in out.read_text(encoding="utf-8").splitlines() if "id=" in line]
+    delivered = [line.rsplit("id=", 1)[1] for line in out.read_text(encoding="utf-8").splitlines()
+                 if "id=" in line]
     assert sorted(set(delivered)) == sorted(alert.key for alert in hunt([str(source)]))
