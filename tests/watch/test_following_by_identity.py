@@ -220,3 +220,25 @@ def test_a_position_saved_under_the_typed_spelling_is_taken_over(tmp_path: Path,
     follower = FileFollower(Path("a.jsonl"), FollowOptions(ProblemLog(), stored={typed.key: typed}))
     assert texts(drain(follower)) == stripped(lines(6, 8, "a"))
     assert follower.positions()[0].key == f"file:{path}"
+
+
+def test_copytruncate_then_a_rename_rotation_while_down(tmp_path: Path) -> None:
+    """The saved file was copied and emptied, written again, then renamed away: the rest of its
+    old content comes from the copy, then what it holds now, then the file at the name."""
+    path = tmp_path / "a.jsonl"
+    old, between, new = lines(1, 30, "old"), lines(31, 40, "between"), lines(41, 50, "new")
+    write(path, "".join(old[:10]))
+    before = FileFollower(path, FollowOptions(ProblemLog()))
+    read = texts(drain(before))
+    state = saved(before)
+    before.close()
+    write(path, "".join(old[10:]))
+    copytruncate(path)  # a.jsonl.1: the copy
+    write(path, "".join(between))
+    rotate(path)  # the emptied file, written again, is a.jsonl.1 now; the copy a.jsonl.2
+    write(path, "".join(new))
+    problems = ProblemLog()
+    after = FileFollower(path, FollowOptions(problems, stored=state))
+    read += texts(drain(after))
+    assert read == stripped(old, between, new)
+    assert problems.count() == 0

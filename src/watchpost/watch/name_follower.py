@@ -34,9 +34,11 @@ from typing import Any
 from watchpost.watch.chunks import Chunk
 from watchpost.watch.identity import (
     Finished,
+    Sibling,
     canonical_name,
     find_by_identity,
     find_copy,
+    path_head_matches,
     rotated_siblings,
 )
 from watchpost.watch.open_files import FollowOptions, OpenFile
@@ -111,12 +113,20 @@ class FileFollower:
         if isinstance(pending, OpenFile):
             self.draining = pending
             return
+        path = pending.path
         try:
-            opened = OpenFile(pending.path, pending.position, self.options, at_end=False)
+            at_path = identity_of(path.stat())
+        except OSError:
+            at_path = None
+        if at_path != pending.identity:  # renamed again meanwhile: look for it
+            found = find_by_identity(self.path.parent, pending.identity, None)
+            path = found.path if found is not None else path
+        try:
+            opened = OpenFile(path, pending.position, self.options, at_end=False)
         except OSError as exc:
             self._lost(pending.position, f"{pending.path} could not be opened ({exc})")
             return
-        if opened.identity != pending.identity:  # renamed again meanwhile: found at the next check
+        if opened.identity != pending.identity:
             opened.close()
             self._lost(pending.position, f"{pending.path} was replaced before it could be read")
             return
@@ -169,12 +179,17 @@ class FileFollower:
         """The name points to another file than the saved position's: the saved file was rotated
         while the watch was stopped (or while it was still draining it). Drain it from the saved
         offset, then the files rotated after it; report the saved file if it is gone."""
-        found = find_by_identity(self.path.parent, stored.identity, stored.head)
+        found = find_by_identity(self.path.parent, stored.identity, None)
         since = stored.mtime_ns
         exclude = set() if at_name is None else {at_name}
         if found is None:
             self._lost(stored, f"the file {stored.dev}:{stored.ino} is no longer in {self.path.parent} "
                                "(deleted or compressed after its rotation)")
+        elif stored.format != "evtx" and (found.size < stored.offset
+                                          or not path_head_matches(found.path, stored.head)):
+            self._resume_truncated(stored, found, exclude)  # copytruncate, then rotated
+            since = found.mtime_ns
+            exclude.add(found.identity)
         else:
             since = found.mtime_ns
             exclude.add(found.identity)
@@ -184,6 +199,19 @@ class FileFollower:
                 self.finished.add(found.identity, stored.head)
         if since is not None:
             self._queue_siblings(since, exclude)
+
+    def _resume_truncated(self, stored: Position, found: Sibling, exclude: set[tuple[int, int]]) -> None:
+        """The saved file was truncated after its position (copytruncate; or its inode number now
+        belongs to another file) and then rotated: the rest of its old content from the copy (or
+        the loss reported), then what it holds now from its start."""
+        copy = find_copy(self.path, stored.head, stored.offset, exclude | {found.identity})
+        if copy is not None:
+            self.backlog.append(_Pending(copy.path, copy.identity, stored))
+            exclude.add(copy.identity)
+        else:
+            self._lost(stored, f"it was truncated ({found.path} now starts with other bytes) and no copy "
+                               f"of it is in {self.path.parent}")
+        self.backlog.append(_Pending(found.path, found.identity, Position(self.key, self.name)))
 
     def _queue_siblings(self, since_ns: int, exclude: set[tuple[int, int]]) -> None:
         """Queue the files rotated next to the name since ``since_ns`` (read from their start)."""
@@ -198,8 +226,11 @@ class FileFollower:
         docstring): the rest of the old content from its copy, if there is one."""
         assert opened.lines is not None
         position = opened.position
-        copy = find_copy(self.path, position.head, position.offset, {opened.identity})
+        head = position.head if position.offset > 0 else opened.lines.seen_head
+        copy = find_copy(self.path, head, position.offset, {opened.identity})
         if copy is None or self.finished.holds(copy.path, copy.identity):
+            self.options.notify(f"lost: {self.name}: truncated with no copy found next to it: whatever "
+                                f"followed byte {position.offset} of its old content was not read")
             opened.lines.restart()
             return False
         self.backlog.insert(0, _Pending(copy.path, copy.identity, dataclasses.replace(position)))
@@ -207,10 +238,10 @@ class FileFollower:
         return True
 
     def _lost(self, position: Position, why: str) -> None:
-        self.options.problems.add(
-            "read", self.name, f"line {position.lines}",
-            f"rotated away before it was read to its end: its bytes from offset {position.offset} to "
-            f"its end (line {position.lines + 1} on) were not read; {why}")
+        reason = (f"rotated away before it was read to its end: its bytes from offset {position.offset} "
+                  f"to its end (line {position.lines + 1} on) were not read; {why}")
+        self.options.problems.add("read", self.name, f"line {position.lines}", reason)
+        self.options.notify(f"lost: {self.name}: {reason}")
 
     @staticmethod
     def _mtime(opened: OpenFile) -> int:

@@ -12,6 +12,7 @@ from typing import BinaryIO
 from watchpost.problems import ProblemLog
 from watchpost.watch.chunks import Chunk
 from watchpost.watch.evtx_tail import EvtxTail
+from watchpost.watch.identity import head_of
 from watchpost.watch.state import Position
 from watchpost.watch.tails import LineTail, identity_of, is_evtx
 
@@ -63,6 +64,8 @@ class OpenFile:
                 position.head = None
             else:
                 self._check_truncated()
+                if position.offset == 0 and on_truncated is not None:
+                    self.lines.seen_head = head_of(self.handle.fileno(), stat.st_size)
 
     def read(self, final: bool = False, release: bool = False) -> Chunk | None:
         if self.evtx is not None:

@@ -62,6 +62,9 @@ class LineTail:
         """When the file last gave new bytes (held lines go out alone `HOLD_SECONDS` after)."""
         self.resumed = True
         """The next chunk is the first this tail hands out (its reader may need the context)."""
+        self.seen_head: str | None = None
+        """Fingerprint of the bytes the file held when it was opened with nothing read yet: if
+        it no longer starts with them before they are read, it was truncated (copytruncate)."""
 
     def size(self) -> int:
         return os.fstat(self.handle.fileno()).st_size
@@ -73,7 +76,9 @@ class LineTail:
         position = self.position
         if self.size() < position.offset + len(self.partial):
             return True
-        return position.offset > 0 and not head_matches(self.handle.fileno(), position.head)
+        if position.offset == 0:  # nothing read yet: the bytes seen when it was opened
+            return self.seen_head is not None and not head_matches(self.handle.fileno(), self.seen_head)
+        return not head_matches(self.handle.fileno(), position.head)
 
     def restart(self, reason: str | None = None) -> None:
         """The file was truncated: read it again from its start. ``reason`` replaces the
@@ -87,7 +92,7 @@ class LineTail:
         elif reason:
             self.problems.add("read", position.name, f"line {position.lines}", reason)
         position.offset = position.lines = position.elements = 0
-        position.head = None
+        position.head = self.seen_head = None
         self.partial = b""
         self.skipping = False
         self.resumed = True
