@@ -147,12 +147,20 @@ class Watch:
         finally:
             try:
                 if completed:
-                    self._checkpoint()
+                    self._final_checkpoint()
             finally:
                 for follower in self.followers:
                     follower.close()
                 with contextlib.suppress(OSError):
                     self.status.write()
+
+    def _final_checkpoint(self) -> None:
+        try:
+            self._checkpoint()
+        except StateFault:
+            raise
+        except Exception as exc:
+            raise BatchFailed("at the final checkpoint", exc) from exc
 
     def stop(self) -> None:
         self.stopping.set()
