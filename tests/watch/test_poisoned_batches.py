@@ -161,3 +161,23 @@ def test_a_line_dated_year_9999_does_not_stop_the_watch(tmp_path: Path) -> None:
     watch = run_watch(tmp_path, source)
     assert watch.counters.events == len(lines) + 3
     assert sorted(jsonl_ids(tmp_path / "alerts.jsonl")) == expected
+
+
+@pytest.mark.skipif(not Path("/dev/full").exists(), reason="needs /dev/full")
+def test_a_sink_that_cannot_write_ends_the_watch_with_exit_internal_and_no_position(tmp_path: Path) -> None:
+    import sqlite3
+    import subprocess
+
+    from tests.watch.replay import PROJECT, watch_command
+    from watchpost.exit_codes import EXIT_INTERNAL
+
+    source = bulk_file(tmp_path, 300)
+    state = tmp_path / "state"
+    command = watch_command([source], state, "--jsonl", "/dev/full", "--stop-when-idle", "0.3")
+    finished = subprocess.run(command, cwd=PROJECT, capture_output=True, text=True, timeout=60, check=False)
+    assert finished.returncode == EXIT_INTERNAL
+    first = finished.stderr.splitlines()[0]
+    assert first.startswith(f"watchpost watch: a batch failed after {source} (line ")
+    assert "No space left on device" in first and "Traceback" not in finished.stderr
+    with sqlite3.connect(state / "watchpost-state.sqlite") as connection:
+        assert connection.execute("SELECT count(*) FROM positions").fetchone()[0] == 0

@@ -135,7 +135,7 @@ def run_and_close(running: Watch, store: StateStore, sinks: list[DeliverySink], 
         say(err, fault.line())
         status = EXIT_STATE
     except BatchFailed as failed:
-        say(err, f"{failed}; rerun with --debug for the trace")
+        say(err, str(failed))
         status = EXIT_INTERNAL
     finally:
         for sink in sinks:  # queued alerts get a moment (at the end of input: up to a minute)

@@ -113,6 +113,8 @@ def _recover_tail(path: Path, checkpointed: int) -> list[str]:
     """Cut a half-written last line; the ids of the alerts after ``checkpointed`` bytes, in
     file order."""
     try:
+        if not path.is_file():  # a device or a pipe: nothing to read back
+            return []
         size = path.stat().st_size
     except FileNotFoundError:
         return []
