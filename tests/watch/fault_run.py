@@ -199,6 +199,9 @@ class SinkFigures:
     keeps ids)."""
     extra: int = 0
     """Alerts the hunt does not have."""
+    lost_detections: list[str] = field(default_factory=list)
+    """The first lost detection alerts' event times (a line not read; correlations alone lost
+    or extra mean matches correlated out of order)."""
 
 
 @dataclass
@@ -223,6 +226,8 @@ class FaultReport:
         for name, figures in self.sinks.items():
             lines.append(f"{name}: delivered {figures.delivered}, lost {figures.lost}, duplicated "
                          f"{figures.duplicated}, extra {figures.extra}, resent ids {figures.resent}")
+            if figures.lost_detections:
+                lines.append(f"  lost detections at {figures.lost_detections}")
         lines.append(f"losses reported: {len(self.losses_reported)}")
         return "\n".join(lines)
 
@@ -314,6 +319,8 @@ def _figures(expected: Counter[ContentKey], got: list[tuple[str, ContentKey]]) -
     figures.duplicated = sum(count - 1 for count in contents.values())
     figures.lost = sum(1 for key in expected if key not in contents)
     figures.extra = sum(1 for key in contents if key not in expected)
+    figures.lost_detections = sorted(key[1][0] for key in expected
+                                     if key not in contents and len(key[1]) == 1)[:10]
     return figures
 
 

@@ -242,3 +242,25 @@ def test_copytruncate_then_a_rename_rotation_while_down(tmp_path: Path) -> None:
     read += texts(drain(after))
     assert read == stripped(old, between, new)
     assert problems.count() == 0
+
+
+def test_copytruncate_of_the_new_file_while_the_old_one_still_drains(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The new file was empty when the rotation was seen, got lines, and was copied and emptied
+    while the old file was still being drained: its first lines come from the copy."""
+    monkeypatch.setattr(open_files, "READ_LIMIT", 2 * len(line(10)))
+    path = tmp_path / "a.jsonl"
+    old, second, third = lines(1, 12, "old"), lines(13, 20, "second"), lines(21, 26, "third")
+    write(path, "".join(old[:2]))
+    follower = FileFollower(path, FollowOptions(ProblemLog()))
+    read = texts(drain(follower))
+    write(path, "".join(old[2:]))
+    path.rename(tmp_path / "a.jsonl.old")
+    path.touch()  # the logger's new, still empty file
+    read += texts([follower.poll()])  # rotation seen: the old file drains, the new one waits
+    write(path, "".join(second))
+    read += texts([follower.poll()])
+    copytruncate(path)
+    write(path, "".join(third))
+    read += texts(drain(follower))
+    assert read == stripped(old, second, third)

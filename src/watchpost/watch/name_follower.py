@@ -81,6 +81,8 @@ class FileFollower:
 
     def poll(self, release: bool = False) -> Chunk | None:
         self._check_name()
+        if self.current is not None and (self.draining is not None or self.backlog):
+            self.current.observe()  # a copytruncate of it while older files drain
         while self.draining is not None or self.backlog:
             if self.draining is None:
                 self._open_next()
@@ -233,7 +235,8 @@ class FileFollower:
                                 f"followed byte {position.offset} of its old content was not read")
             opened.lines.restart()
             return False
-        self.backlog.insert(0, _Pending(copy.path, copy.identity, dataclasses.replace(position)))
+        # after the older files still to drain, before what the file holds now
+        self.backlog.append(_Pending(copy.path, copy.identity, dataclasses.replace(position)))
         opened.lines.restart(reason="")
         return True
 

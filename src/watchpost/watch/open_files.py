@@ -12,7 +12,7 @@ from typing import BinaryIO
 from watchpost.problems import ProblemLog
 from watchpost.watch.chunks import Chunk
 from watchpost.watch.evtx_tail import EvtxTail
-from watchpost.watch.identity import head_of
+from watchpost.watch.identity import HEAD_BYTES, head_of
 from watchpost.watch.state import Position
 from watchpost.watch.tails import LineTail, identity_of, is_evtx
 
@@ -74,6 +74,17 @@ class OpenFile:
         if self._check_truncated():
             return None  # the follower has something to read first (the copy)
         return self.lines.read(READ_LIMIT, final, release)
+
+    def observe(self) -> None:
+        """For a file with nothing read yet, waiting behind rotated files being drained: check
+        it was not truncated since it was opened (copytruncate), and remember its first bytes."""
+        lines = self.lines
+        if lines is None or self.position.offset != 0 or self._check_truncated():
+            return
+        size = self.size() or 0
+        seen = lines.seen_head
+        if size > 0 and (seen is None or int(seen.split(":", 1)[0]) < min(size, HEAD_BYTES)):
+            lines.seen_head = head_of(self.handle.fileno(), size)
 
     def _check_truncated(self) -> bool:
         """Handle a truncation; True when the follower has something to read before this file."""
