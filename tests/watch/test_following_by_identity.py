@@ -148,7 +148,7 @@ def test_copytruncate_while_down_without_the_copy_is_reported_with_the_byte_rang
     assert read == stripped(old[:10], new)
     [reported] = problems.of_stage("read")
     assert reported.path == str(path) and reported.place == "line 10"
-    assert f"followed byte {offset}" in reported.reason and "truncated" in reported.reason
+    assert f"from offset {offset} to its end" in reported.reason and "truncated" in reported.reason
 
 
 def test_copytruncate_while_running_reads_the_rest_from_the_copy(tmp_path: Path) -> None:

@@ -116,8 +116,14 @@ def rotated_siblings(name: Path, since_ns: int, exclude: set[tuple[int, int]],
                 or finished.holds(Path(entry.path), identity)):
             continue
         found.append(Sibling(Path(entry.path), identity, stat.st_size, stat.st_mtime_ns))
-    found.sort(key=lambda s: (s.mtime_ns, _descending_number(s.path.name[len(prefix):])))
+    found.sort(key=lambda s: age_order(name, s))
     return found
+
+
+def age_order(name: Path, sibling: Sibling) -> tuple[int, tuple[int, str]]:
+    """Sort key of ``name``'s rotated files, oldest first: modification time, then the number in
+    the name, highest first (``.2`` is older than ``.1`` when both were written in one tick)."""
+    return (sibling.mtime_ns, _descending_number(sibling.path.name[len(name.name):]))
 
 
 def _descending_number(suffix: str) -> tuple[int, str]:

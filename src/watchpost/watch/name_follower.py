@@ -35,6 +35,7 @@ from watchpost.watch.chunks import Chunk
 from watchpost.watch.identity import (
     Finished,
     Sibling,
+    age_order,
     canonical_name,
     find_by_identity,
     find_copy,
@@ -81,8 +82,10 @@ class FileFollower:
 
     def poll(self, release: bool = False) -> Chunk | None:
         self._check_name()
-        if self.current is not None and (self.draining is not None or self.backlog):
-            self.current.observe()  # a copytruncate of it while older files drain
+        if self.current is not None:
+            self._look_for_copies(self.current)
+            if self.draining is not None or self.backlog:
+                self.current.observe()  # a copytruncate of it while older files drain
         while self.draining is not None or self.backlog:
             if self.draining is None:
                 self._open_next()
@@ -138,16 +141,16 @@ class FileFollower:
         try:
             stat = self.path.stat()
         except OSError:  # missing: keep reading the open file (if any) until a new one appears
-            stored = self._stored() if self.first_open else None
-            if stored is not None:  # restarted after a rotation that left no file at the name yet
-                self.first_open = False
-                self._resume_rotated(stored, None)
+            if self.first_open:  # restarted after a rotation that left no file at the name yet
+                self._first_look(None)
             return
         identity = identity_of(stat)
         if self.current is not None and identity == self.current.identity:
             return
-        if self.current is None and stat.st_size == 0:
-            return  # wait for content: an empty file's format is unknown
+        if self.current is None and stat.st_size == 0 and self.path.suffix.lower() == ".evtx":
+            if self.first_open:  # the files rotated away before it need not wait for its content
+                self._first_look(identity)
+            return  # wait for content: an empty EVTX file has no header yet
         if self.waiting:
             self.waiting = False
             self.options.notify(f"{self.name} appeared: following it")
@@ -155,25 +158,39 @@ class FileFollower:
         at_end = False
         if self.current is not None:  # rotated: finish the old file and those rotated after it
             old, self.current = self.current, None
+            since = written = self._mtime(old)
+            if old.lines is not None:
+                if old.lines.truncated():  # copytruncate, then the rename: copies older than it
+                    self._truncated(old, until_ns=written)
+                if old.lines.looked_ns is not None:  # copies of what it held since it was looked at
+                    since = min(since, old.lines.looked_ns)
             self.backlog.append(old)
-            self._queue_siblings(self._mtime(old), {old.identity, identity})
+            self._queue_siblings(since, {old.identity, identity})
         elif self.first_open:
-            stored = self._stored()
-            if stored is not None and stored.identity == identity and stored.format == "evtx":
-                position = stored
-            elif stored is not None and stored.identity == identity:
+            stored = self._first_look(identity)
+            if stored is not None:
                 position = stored  # the same file (a truncation is found when it is opened)
-            elif stored is not None:
-                self._resume_rotated(stored, identity)
             else:
-                at_end = self.options.start_at_end
-        self.first_open = False
+                at_end = self.options.start_at_end and self._stored() is None
         try:
             opened = OpenFile(self.path, position, self.options, at_end, self._truncated)
         except OSError as exc:
             self.options.problems.add("read", self.name, None, f"cannot open: {exc}")
             return
         self.current = opened
+
+    def _first_look(self, at_name: tuple[int, int] | None) -> Position | None:
+        """The first look at the name since the start: the saved position when the file at the
+        name (``at_name``) is the saved one; otherwise the saved file and those rotated after it
+        are queued (`_resume_rotated`) and None is returned."""
+        self.first_open = False
+        stored = self._stored()
+        if stored is None:
+            return None
+        if stored.identity == at_name:
+            return stored
+        self._resume_rotated(stored, at_name)
+        return None
 
     # -- rotation and truncation -------------------------------------------------------------
 
@@ -204,16 +221,42 @@ class FileFollower:
 
     def _resume_truncated(self, stored: Position, found: Sibling, exclude: set[tuple[int, int]]) -> None:
         """The saved file was truncated after its position (copytruncate; or its inode number now
-        belongs to another file) and then rotated: the rest of its old content from the copy (or
-        the loss reported), then what it holds now from its start."""
-        copy = find_copy(self.path, stored.head, stored.offset, exclude | {found.identity})
-        if copy is not None:
-            self.backlog.append(_Pending(copy.path, copy.identity, stored))
-            exclude.add(copy.identity)
-        else:
-            self._lost(stored, f"it was truncated ({found.path} now starts with other bytes) and no copy "
-                               f"of it is in {self.path.parent}")
+        belongs to another file) and then rotated: the rest of its old content from the copies
+        (or the loss reported), then what it holds now from its start."""
+        self._queue_copies(stored, stored.head, stored.mtime_ns, exclude | {found.identity}, before=found)
+        exclude.update(p.identity for p in self.backlog if isinstance(p, _Pending))
         self.backlog.append(_Pending(found.path, found.identity, Position(self.key, self.name)))
+
+    def _queue_copies(self, position: Position, head: str | None, since_ns: int | None,
+                      exclude: set[tuple[int, int]], before: Sibling | None = None,
+                      until_ns: int | None = None) -> None:
+        """Queue the copies copytruncate made of the file read up to ``position`` (whose first
+        bytes are ``head``), oldest first: the one starting with ``head`` from ``position`` on,
+        the later ones (content written and copied away before it was read) from their start.
+        ``since_ns``: when the file was last looked at (None: unknown, the newest copy alone).
+        Without a copy starting with ``head``, the old content after ``position`` is reported."""
+        exclude = exclude | {p.identity for p in self.backlog}
+        if self.draining is not None:
+            exclude.add(self.draining.identity)
+        if since_ns is None:
+            copy = find_copy(self.path, head, position.offset, exclude)
+            candidates = [] if copy is None else [copy]
+        else:
+            candidates = rotated_siblings(self.path, since_ns, exclude, self.finished)
+        if before is not None:  # the truncated file was renamed: its copies are older than it
+            candidates = [c for c in candidates if age_order(self.path, c) < age_order(self.path, before)]
+        if until_ns is not None:
+            candidates = [c for c in candidates if c.mtime_ns <= until_ns]
+        matched = head is None and position.offset == 0  # nothing was read: every copy from its start
+        for sibling in candidates:
+            if not matched and sibling.size >= position.offset and path_head_matches(sibling.path, head):
+                self.backlog.append(_Pending(sibling.path, sibling.identity, dataclasses.replace(position)))
+                matched = True
+            elif matched:
+                self.backlog.append(_Pending(sibling.path, sibling.identity, Position(self.key, self.name)))
+        if not matched:
+            self._lost(position, f"it was truncated and no copy of it is in {self.path.parent}",
+                       "truncated")
 
     def _queue_siblings(self, since_ns: int, exclude: set[tuple[int, int]]) -> None:
         """Queue the files rotated next to the name since ``since_ns`` (read from their start)."""
@@ -223,25 +266,42 @@ class FileFollower:
         for sibling in rotated_siblings(self.path, since_ns, exclude, self.finished):
             self.backlog.append(_Pending(sibling.path, sibling.identity, Position(self.key, self.name)))
 
-    def _truncated(self, opened: OpenFile) -> bool:
+    def _truncated(self, opened: OpenFile, until_ns: int | None = None) -> bool:
         """The file at the name was truncated after ``opened.position`` (see the module
-        docstring): the rest of the old content from its copy, if there is one."""
+        docstring): the rest of the old content from its copies, if there are any."""
         assert opened.lines is not None
         position = opened.position
         head = position.head if position.offset > 0 else opened.lines.seen_head
-        copy = find_copy(self.path, head, position.offset, {opened.identity})
-        if copy is None or self.finished.holds(copy.path, copy.identity):
-            self.options.notify(f"lost: {self.name}: truncated with no copy found next to it: whatever "
-                                f"followed byte {position.offset} of its old content was not read")
-            opened.lines.restart()
-            return False
-        # after the older files still to drain, before what the file holds now
-        self.backlog.append(_Pending(copy.path, copy.identity, dataclasses.replace(position)))
+        waiting = len(self.backlog)
+        now = self._mtime(opened)  # before the scan: a copy made after it is newer than this
+        self._queue_copies(position, head, opened.lines.looked_ns, {opened.identity}, until_ns=until_ns)
         opened.lines.restart(reason="")
-        return True
+        opened.lines.looked_ns = now  # the copies up to now are queued
+        return len(self.backlog) > waiting
 
-    def _lost(self, position: Position, why: str) -> None:
-        reason = (f"rotated away before it was read to its end: its bytes from offset {position.offset} "
+    def _look_for_copies(self, opened: OpenFile) -> None:
+        """A file at the name with nothing read and nothing seen of it yet may have been written,
+        copied and emptied (copytruncate, even several times) since it was last looked at: such
+        copies are the files written next to it since then (a rename would have changed the
+        file at the name); they are queued, from their start."""
+        lines = opened.lines
+        if lines is None or opened.position.offset != 0 or lines.seen_head is not None:
+            return
+        try:
+            now = os.fstat(opened.handle.fileno()).st_mtime_ns  # before the scan: a copy made
+        except (OSError, ValueError):                           # after it is newer than this
+            return
+        since = lines.looked_ns
+        if since is not None:
+            exclude = {opened.identity} | {p.identity for p in self.backlog}
+            if self.draining is not None:
+                exclude.add(self.draining.identity)
+            if rotated_siblings(self.path, since, exclude, self.finished):
+                self._queue_copies(opened.position, None, since, {opened.identity})
+        lines.looked_ns = now
+
+    def _lost(self, position: Position, why: str, what: str = "rotated away") -> None:
+        reason = (f"{what} before it was read to its end: its bytes from offset {position.offset} "
                   f"to its end (line {position.lines + 1} on) were not read; {why}")
         self.options.problems.add("read", self.name, f"line {position.lines}", reason)
         self.options.notify(f"lost: {self.name}: {reason}")

@@ -47,7 +47,8 @@ class OpenFile:
     def __init__(self, path: Path, position: Position, options: FollowOptions, at_end: bool,
                  on_truncated: Truncated | None = None) -> None:
         self.path = path
-        self.handle: BinaryIO = open(path, "rb")  # noqa: SIM115 - closed by close()
+        # unbuffered: a buffered reader may answer a seek back from bytes a truncation replaced
+        self.handle: BinaryIO = open(path, "rb", buffering=0)  # noqa: SIM115 - closed by close()
         stat = os.fstat(self.handle.fileno())
         self.identity = identity_of(stat)
         position.dev, position.ino = self.identity
@@ -64,8 +65,6 @@ class OpenFile:
                 position.head = None
             else:
                 self._check_truncated()
-                if position.offset == 0 and on_truncated is not None:
-                    self.lines.seen_head = head_of(self.handle.fileno(), stat.st_size)
 
     def read(self, final: bool = False, release: bool = False) -> Chunk | None:
         if self.evtx is not None:
@@ -103,7 +102,12 @@ class OpenFile:
             return None
 
     def saved_position(self) -> Position:
-        """The position, with the file's modification time now (orders rotated files)."""
+        """The position, with the file's modification time when it was last found holding what
+        was read (the copies a later copytruncate makes, the files a later rotation leaves, are
+        the files written since)."""
+        if self.lines is not None and self.lines.looked_ns is not None:
+            self.position.mtime_ns = self.lines.looked_ns
+            return self.position
         with contextlib.suppress(OSError, ValueError):
             self.position.mtime_ns = os.fstat(self.handle.fileno()).st_mtime_ns
         return self.position

@@ -62,6 +62,11 @@ class LineTail:
         """When the file last gave new bytes (held lines go out alone `HOLD_SECONDS` after)."""
         self.resumed = True
         """The next chunk is the first this tail hands out (its reader may need the context)."""
+        self.looked_ns: int | None = position.mtime_ns
+        if position.mtime_ns is None and position.offset == 0:  # a file new to the watch
+            self.looked_ns = os.fstat(handle.fileno()).st_mtime_ns
+        """The file's modification time when it was last found not truncated (None: unknown);
+        the copies copytruncate made are the files written since (`FileFollower`)."""
         self.seen_head: str | None = None
         """Fingerprint of the bytes the file held when it was opened with nothing read yet: if
         it no longer starts with them before they are read, it was truncated (copytruncate)."""
@@ -74,11 +79,16 @@ class LineTail:
         starting with the bytes read (truncated and written again past the position, as
         copytruncate does)."""
         position = self.position
-        if self.size() < position.offset + len(self.partial):
+        stat = os.fstat(self.handle.fileno())
+        if stat.st_size < position.offset + len(self.partial):
             return True
         if position.offset == 0:  # nothing read yet: the bytes seen when it was opened
-            return self.seen_head is not None and not head_matches(self.handle.fileno(), self.seen_head)
-        return not head_matches(self.handle.fileno(), position.head)
+            cut = self.seen_head is not None and not head_matches(self.handle.fileno(), self.seen_head)
+        else:
+            cut = not head_matches(self.handle.fileno(), position.head)
+        if not cut and (position.offset > 0 or self.seen_head is not None):
+            self.looked_ns = stat.st_mtime_ns  # (with nothing seen, `FileFollower` moves it)
+        return cut
 
     def restart(self, reason: str | None = None) -> None:
         """The file was truncated: read it again from its start. ``reason`` replaces the
