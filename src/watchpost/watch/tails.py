@@ -67,6 +67,8 @@ class LineTail:
             self.looked_ns = os.fstat(handle.fileno()).st_mtime_ns
         """The file's modification time when it was last found not truncated (None: unknown);
         the copies copytruncate made are the files written since (`FileFollower`)."""
+        self.checked: tuple[int, int, int] | None = None
+        """(size, modification time, position) at the last check that found it not truncated."""
         self.seen_head: str | None = None
         """Fingerprint of the bytes the file held when it was opened with nothing read yet: if
         it no longer starts with them before they are read, it was truncated (copytruncate)."""
@@ -82,12 +84,16 @@ class LineTail:
         stat = os.fstat(self.handle.fileno())
         if stat.st_size < position.offset + len(self.partial):
             return True
+        unchanged = (stat.st_size, stat.st_mtime_ns, position.offset)
+        if unchanged == self.checked:  # no write since the last check: its first bytes are those
+            return False
         if position.offset == 0:  # nothing read yet: the bytes seen when it was opened
             cut = self.seen_head is not None and not head_matches(self.handle.fileno(), self.seen_head)
         else:
             cut = not head_matches(self.handle.fileno(), position.head)
         if not cut and (position.offset > 0 or self.seen_head is not None):
             self.looked_ns = stat.st_mtime_ns  # (with nothing seen, `FileFollower` moves it)
+            self.checked = unchanged
         return cut
 
     def restart(self, reason: str | None = None) -> None:
