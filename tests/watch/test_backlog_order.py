@@ -15,7 +15,7 @@ import pytest
 from tests.watch.replay import DISCOVERY, NOISE, jsonl_ids
 from watchpost.engine import hunt
 from watchpost.events import Event, Origin
-from watchpost.watch import followers
+from watchpost.watch import open_files
 from watchpost.watch.delivery import DurableJsonlSink
 from watchpost.watch.loop import Watch, WatchOptions, merge_by_time
 from watchpost.watch.state import StateStore
@@ -44,7 +44,7 @@ def test_a_backlog_of_two_files_gives_the_hunt_alerts_without_late_matches(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     # 64 KiB per poll: the dense file takes 8 polls of ~4 minutes each, the sparse one gives its
     # 30 minutes in its first poll (the same as 1 MiB polls over 16 times as many lines).
-    monkeypatch.setattr(followers, "READ_LIMIT", 1 << 16)
+    monkeypatch.setattr(open_files, "READ_LIMIT", 1 << 16)
     watched = tmp_path / "watched"
     watched.mkdir()
     rng = random.Random(4)

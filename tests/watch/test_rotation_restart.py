@@ -17,7 +17,7 @@ from tests.watch.replay import labelled_stream, run_to_end, start_watch, wait_un
 from tests.watch.test_followers import drain, line, texts, write
 from watchpost.engine import hunt
 from watchpost.problems import ProblemLog
-from watchpost.watch import followers
+from watchpost.watch import open_files
 from watchpost.watch.followers import FileFollower, FollowOptions
 from watchpost.watch.state import Position
 
@@ -29,7 +29,7 @@ def crash_copy(follower: FileFollower) -> dict[str, Position]:
 
 def test_killed_while_draining_a_rotated_file_resumes_it(tmp_path: Path,
                                                          monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(followers, "READ_LIMIT", 3 * len(line(10)))
+    monkeypatch.setattr(open_files, "READ_LIMIT", 3 * len(line(10)))
     path = tmp_path / "a.jsonl"
     old = [line(n) for n in range(1, 21)]
     new = [line(n, "new") for n in range(21, 31)]

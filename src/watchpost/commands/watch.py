@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 import signal
+import sqlite3
 import sys
 from datetime import timedelta
 from pathlib import Path
 from types import FrameType
-from typing import IO, TYPE_CHECKING
+from typing import IO, TYPE_CHECKING, NoReturn
 
 import click
 
+from watchpost.exit_codes import EXIT_INTERNAL, EXIT_OK, EXIT_STATE, EXIT_UNDELIVERED
 from watchpost.rules.model import LEVELS
 from watchpost.sinks.terminal_text import sanitise_terminal
 
@@ -62,13 +64,16 @@ HELP_SETTINGS = {"help_option_names": ["-h", "--help"], "max_content_width": 100
                    "again after a crash.")
 @click.option("--stop-when-idle", type=click.FloatRange(0), default=None,
               help="Exit once no input came for this many seconds, closing every window as a hunt "
-                   "does at the end of its input.")
+                   "does at the end of its input; exit status 4 if alerts are still undelivered then.")
+@click.option("--deliver-timeout", type=click.FloatRange(0), default=None, metavar="SECONDS",
+              help="Seconds queued webhook/syslog alerts get to go when the watch ends (default: 60 "
+                   "with --stop-when-idle, else 2); what is left stays queued for the next start.")
 def watch(inputs: tuple[str, ...], state_dir: Path, rules: tuple[Path, ...], jsonl: Path | None,
           webhook: str | None, syslog: str | None, terminal: bool | None, input_format: str | None,
           min_level: str | None, placeholders: Path | None, lateness: float, watermark: str,
           idle_after: float, poll_interval: float, start_at_end: bool, max_queue: int,
           status_file: Path | None, status_every: float, checkpoint_every: float,
-          stop_when_idle: float | None) -> None:
+          stop_when_idle: float | None, deliver_timeout: float | None) -> None:
     """Follow log files, folders or `-` (standard input) and alert as lines are written.
 
     Files are followed as `tail -F` does (appends, rotation, truncation, files that appear later);
@@ -76,18 +81,24 @@ def watch(inputs: tuple[str, ...], state_dir: Path, rules: tuple[Path, ...], jso
     delivered alerts are saved in --state after each batch: after a crash or a restart the watch
     goes on where it stopped, without skipping an event or delivering an alert twice.
     SIGINT/SIGTERM stop it cleanly; SIGUSR1 prints a health line on standard error.
+    Exit status: 0 stopped; 4 ended by --stop-when-idle with alerts undelivered; 5 the state
+    folder cannot be used (full, read-only, damaged); 70 a batch failed (positions kept).
     """
     from watchpost.readers.registry import FORMATS
     from watchpost.watch.loop import Watch, WatchOptions
     from watchpost.watch.state import StateStore
+    from watchpost.watch.state_faults import StateFault, classify
 
     if input_format is not None and input_format not in FORMATS:
         known = ", ".join(sorted(FORMATS))
         raise click.BadParameter(f"unknown input format {input_format!r}; known: {known}",
                                  param_hint="--input-format")
+    err = sys.stderr
     try:
         store = StateStore(state_dir)
-    except (ValueError, OSError) as exc:
+    except StateFault as fault:
+        fail(err, fault.line(), EXIT_STATE)
+    except ValueError as exc:
         raise click.ClickException(str(exc)) from exc
     sinks = open_sinks(store, jsonl, webhook, syslog, terminal, max_queue)
     options = WatchOptions(rules=list(rules), placeholders=placeholders, input_format=input_format,
@@ -96,18 +107,66 @@ def watch(inputs: tuple[str, ...], state_dir: Path, rules: tuple[Path, ...], jso
                            max_queue=max_queue, stop_when_idle=stop_when_idle, start_at_end=start_at_end,
                            status_file=status_file, status_every=status_every,
                            checkpoint_every=checkpoint_every)
-    running = Watch(options, list(inputs), store, sinks)
-    err = sys.stderr
+    try:
+        running = Watch(options, list(inputs), store, sinks, notify=lambda line: say(err, line))
+    except sqlite3.Error as exc:  # reading the saved state back
+        fail(err, classify(state_dir, exc).line(), EXIT_STATE)
     for rule_problem in running.ruleset.problems:
         err.write(f"rule problem: {sanitise_terminal(rule_problem.describe(), 500)}\n")
+    wait = deliver_timeout if deliver_timeout is not None else 60.0 if stop_when_idle is not None else 2.0
+    status = run_and_close(running, store, sinks, err, wait)
+    report_end(running, err)
+    if status == EXIT_OK and stop_when_idle is not None:
+        status = report_undelivered(sinks, err)
+    sys.exit(status)
+
+
+def run_and_close(running: Watch, store: StateStore, sinks: list[DeliverySink], err: IO[str],
+                  wait: float) -> int:
+    """Run the watch, then give queued alerts ``wait`` seconds; the exit status of a fault (one
+    line on ``err``: a state-folder fault, a batch that failed) or `EXIT_OK`."""
+    from watchpost.watch.loop import BatchFailed
+    from watchpost.watch.state_faults import StateFault
+
+    status = EXIT_OK
     try:
         run_until_stopped(running, err)
+    except StateFault as fault:
+        say(err, fault.line())
+        status = EXIT_STATE
+    except BatchFailed as failed:
+        say(err, str(failed))
+        status = EXIT_INTERNAL
     finally:
         for sink in sinks:  # queued alerts get a moment (at the end of input: up to a minute)
-            sink.close(wait=60.0 if stop_when_idle is not None else 2.0)
+            sink.close(wait=0.0 if status != EXIT_OK else wait)
         store.close()
-    report_end(running, err)
-    sys.exit(0)
+    return status
+
+
+def report_undelivered(sinks: list[DeliverySink], err: IO[str]) -> int:
+    """`EXIT_UNDELIVERED` (said on ``err``) when a sink still holds queued alerts, else `EXIT_OK`."""
+    left = {sink.name: sink.pending() for sink in sinks if sink.pending()}
+    if not left:
+        return EXIT_OK
+    counts = ", ".join(f"{count} for {name}" for name, count in left.items())
+    errors = "; ".join(f"{sink.name}: {sink.describe().get('last_error')}" for sink in sinks
+                       if sink.name in left and sink.describe().get("last_error"))
+    say(err, f"alerts still undelivered at the end: {counts}" + (f" (last error {errors})" if errors else "")
+        + "; they stay queued in the state folder and go out at the next start")
+    return EXIT_UNDELIVERED
+
+
+def say(err: IO[str], line: str) -> None:
+    """One line for the operator on standard error (control characters stripped: file names and
+    receivers' answers are not ours)."""
+    err.write("watchpost watch: " + sanitise_terminal(line, 1000) + "\n")
+    err.flush()
+
+
+def fail(err: IO[str], line: str, status: int) -> NoReturn:
+    say(err, line)
+    sys.exit(status)
 
 
 def open_sinks(store: StateStore, jsonl: Path | None, webhook: str | None, syslog: str | None,

@@ -62,21 +62,60 @@ def decode_chunk(chunk: Chunk, reader: Reader, problems: ProblemLog) -> Iterator
     local = ProblemLog()
     source = Source(chunk.name, partial(io.BytesIO, chunk.data))
     lines, elements = chunk.lines_before, chunk.elements_before
+    last_line = 0
     try:
         for event in reader.read(source, local):
             origin = event.origin
             if origin.record is not None:
                 if origin.kind == "line":
+                    last_line = max(last_line, origin.record)
                     event.origin = Origin(origin.path, origin.record + lines, "line")
                 elif origin.kind == "element":
                     event.origin = Origin(origin.path, origin.record + elements, "element")
             yield event
-    except Exception as exc:  # a reader bug on odd input: report it, go on with the next chunk
-        local.add("read", chunk.name, f"line {lines + 1}", f"reading as {reader.name} failed: "
-                                                           f"{type(exc).__name__}: {exc}")
+    except Exception as exc:  # a reader bug on odd input: the lines after the last event one by one
+        if elements or count_elements(chunk.data):  # XML elements span lines: no line to single out
+            local.add("quarantine", chunk.name, f"line {lines + last_line + 1}",
+                      f"reading as {reader.name} failed ({type(exc).__name__}: {exc}): the rest of "
+                      "this read is skipped")
+        else:  # (problems of those lines are met again there)
+            local.problems = [p for p in local.problems if _line_of(p.place) <= last_line]
+            yield from _line_by_line(chunk, reader, last_line, problems)
     for problem in local.problems:
         problems.add(problem.stage, problem.path, _shift_place(problem.place, lines, elements),
                      problem.reason)
+
+
+def _line_by_line(chunk: Chunk, reader: Reader, done: int, problems: ProblemLog) -> Iterator[Event]:
+    """The events of ``chunk``'s lines after line ``done`` (of the chunk), each line read alone;
+    a line whose reading raises is **quarantined**: reported with its line number and skipped."""
+    for number, text in enumerate(chunk.data.splitlines(keepends=True)[done:], start=done + 1):
+        single = Chunk(chunk.name, text, chunk.lines_before + number - 1, 0, None, chunk.format,
+                       chunk.identity)
+        local = ProblemLog()
+        source = Source(chunk.name, partial(io.BytesIO, text))
+        try:
+            events = list(reader.read(source, local))
+        except Exception as exc:  # noqa: BLE001 - this line is the hostile one
+            problems.add("quarantine", chunk.name, f"line {single.lines_before + 1}",
+                         f"reading as {reader.name} failed ({type(exc).__name__}: {exc}): line skipped")
+            continue
+        for event in events:
+            origin = event.origin
+            if origin.record is not None and origin.kind == "line":
+                event.origin = Origin(origin.path, origin.record + single.lines_before, "line")
+            yield event
+        for problem in local.problems:
+            problems.add(problem.stage, problem.path, _shift_place(problem.place, single.lines_before, 0),
+                         problem.reason)
+
+
+def _line_of(place: str | None) -> int:
+    """The line number a problem's place starts with (0 when it names none)."""
+    words = (place or "").split()
+    if len(words) >= 2 and words[0] == "line" and words[1].rstrip(",;)").isdigit():
+        return int(words[1].rstrip(",;)"))
+    return 0
 
 
 def _shift_place(place: str | None, lines: int, elements: int) -> str | None:

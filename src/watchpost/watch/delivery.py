@@ -113,6 +113,8 @@ def _recover_tail(path: Path, checkpointed: int) -> list[str]:
     """Cut a half-written last line; the ids of the alerts after ``checkpointed`` bytes, in
     file order."""
     try:
+        if not path.is_file():  # a device or a pipe: nothing to read back
+            return []
         size = path.stat().st_size
     except FileNotFoundError:
         return []
@@ -230,22 +232,33 @@ class OutboxSink:
         self.transport.close()
 
     def _run(self) -> None:
-        connection = open_connection(self.database)
-        try:
-            while not self.stopping.is_set():
-                rows = connection.execute(
-                    "SELECT seq, key, body FROM outbox WHERE sink = ? ORDER BY seq LIMIT 100",
-                    (self.name,)).fetchall()
-                self.queued = _count(connection, self.name)
-                if not rows:
-                    self.wake.wait(0.5)
-                    self.wake.clear()
-                    continue
-                for seq, key, body in rows:
-                    if not self._send_until_taken(connection, seq, key, bytes(body)):
-                        return
-        finally:
-            connection.close()
+        """Send until stopped; a fault of the state file (full, locked, read-only) is kept as
+        the last error and the sender tries again a second later (the watch reports it)."""
+        while not self.stopping.is_set():
+            try:
+                connection = open_connection(self.database)
+                try:
+                    self._send_queued(connection)
+                finally:
+                    connection.close()
+            except sqlite3.Error as exc:
+                self.failures += 1
+                self.last_error = f"state file {self.database}: {exc}"
+                self.stopping.wait(1.0)
+
+    def _send_queued(self, connection: sqlite3.Connection) -> None:
+        while not self.stopping.is_set():
+            rows = connection.execute(
+                "SELECT seq, key, body FROM outbox WHERE sink = ? ORDER BY seq LIMIT 100",
+                (self.name,)).fetchall()
+            self.queued = _count(connection, self.name)
+            if not rows:
+                self.wake.wait(0.5)
+                self.wake.clear()
+                continue
+            for seq, key, body in rows:
+                if not self._send_until_taken(connection, seq, key, bytes(body)):
+                    return
 
     def _send_until_taken(self, connection: sqlite3.Connection, seq: int, key: str, body: bytes) -> bool:
         delay = self.backoff_first

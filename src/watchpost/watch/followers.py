@@ -1,12 +1,9 @@
 """Followers: which file to read next, as ``tail -F`` does, for files, directories and stdin.
 
-- `FileFollower` follows a **name**: appends; rotation by rename (the file at the name gets a new
-  ``(st_dev, st_ino)``: the old file is read to its end, then the new one from its start; after a
-  restart the saved file is looked for by identity in the same directory and finished first, or
-  reported if gone);
-  truncation (the size drops below the position: read again from the start); a file that does
-  not exist yet (read from its start once it appears). EVTX files are read by `EvtxTail`
-  (``evtx_tail.py``): only the chunks holding records after the last one processed are decoded.
+- `FileFollower` (``name_follower.py``) follows a **name** by file identity: appends, any number
+  of rename rotations (also while the watch is down), copytruncate (the rest read from the copy),
+  a file that does not exist yet. EVTX files are read by `EvtxTail` (``evtx_tail.py``): only the
+  chunks holding records after the last one processed are decoded.
 - `DirectoryFollower` polls a directory (recursively) and follows each file it finds **by
   identity**: a rotated file keeps its follower under its new name (no line read twice), the new
   file at the old name is a new file, read from its start. A deleted file is read to its end.
@@ -26,15 +23,15 @@ import time
 from pathlib import Path
 from typing import Any, BinaryIO, Protocol
 
-from watchpost.problems import ProblemLog
 from watchpost.watch.chunks import Chunk, count_elements
-from watchpost.watch.evtx_tail import EvtxTail
 from watchpost.watch.joins import HOLD_SECONDS, held_back
+from watchpost.watch.name_follower import FileFollower
+from watchpost.watch.open_files import READ_LIMIT, FollowOptions, OpenFile
 from watchpost.watch.state import Position
-from watchpost.watch.tails import LineTail, identity_of, is_evtx, sniff_format
+from watchpost.watch.tails import identity_of, sniff_format
 
-READ_LIMIT = 1 << 20
-"""Bytes of lines (or, for EVTX, events / 100) one poll of one source takes at most."""
+__all__ = ["READ_LIMIT", "DirectoryFollower", "FileFollower", "FollowOptions", "Follower", "OpenFile",
+           "StdinFollower"]
 
 
 class Follower(Protocol):
@@ -52,150 +49,6 @@ class Follower(Protocol):
     def close(self) -> None: ...
 
 
-class FollowOptions:
-    """Settings shared by all followers of one watch."""
-
-    def __init__(self, problems: ProblemLog, input_format: str | None = None,
-                 start_at_end: bool = False, stored: dict[str, Position] | None = None) -> None:
-        self.problems = problems
-        self.input_format = input_format
-        self.start_at_end = start_at_end
-        self.stored = stored or {}
-        self.by_identity = {p.identity: p for p in self.stored.values() if p.identity is not None}
-
-
-class _OpenFile:
-    """One open file with its tail (lines or EVTX)."""
-
-    def __init__(self, path: Path, position: Position, options: FollowOptions, at_end: bool) -> None:
-        self.handle: BinaryIO = open(path, "rb")  # noqa: SIM115 - closed by close()
-        stat = os.fstat(self.handle.fileno())
-        self.identity = identity_of(stat)
-        position.dev, position.ino = self.identity
-        self.position = position
-        self.evtx: EvtxTail | None = None
-        self.lines: LineTail | None = None
-        if options.input_format == "evtx" or (options.input_format is None and is_evtx(path)):
-            self.evtx = EvtxTail(path, position, options.problems)
-        else:
-            self.lines = LineTail(self.handle, position, options.problems, options.input_format)
-            if at_end:
-                position.offset = stat.st_size  # lines before are not counted: origins start anew
-            elif self.lines.truncated():
-                self.lines.restart()
-
-    def read(self, final: bool = False, release: bool = False) -> Chunk | None:
-        if self.evtx is not None:
-            return self.evtx.read(READ_LIMIT // 100)
-        assert self.lines is not None
-        if self.lines.truncated():
-            self.lines.restart()
-        return self.lines.read(READ_LIMIT, final, release)
-
-    def close(self) -> None:
-        self.handle.close()
-
-
-class FileFollower:
-    """Follows one file name (``tail -F``)."""
-
-    def __init__(self, path: Path, options: FollowOptions) -> None:
-        self.path = path
-        self.name = str(path)
-        self.key = f"file:{self.name}"
-        self.options = options
-        self.current: _OpenFile | None = None
-        self.draining: _OpenFile | None = None  # the old file after a rotation, read to its end
-        self.first_open = True
-
-    def poll(self, release: bool = False) -> Chunk | None:
-        self._check_name()
-        if self.draining is not None:
-            chunk = self.draining.read(final=True)
-            if chunk is not None:
-                return chunk
-            self.draining.close()
-            self.draining = None
-        return self.current.read(release=release) if self.current is not None else None
-
-    def _check_name(self) -> None:
-        try:
-            stat = self.path.stat()
-        except OSError:
-            return  # missing: keep reading the open file (if any) until a new one appears
-        if self.current is not None and identity_of(stat) == self.current.identity:
-            return
-        if self.current is None and stat.st_size == 0:
-            return  # wait for content: an empty file's format is unknown
-        stored = self.options.stored.get(self.key)
-        position = Position(self.key, self.name)
-        at_end = False
-        if self.current is not None:  # rotated: finish the old file first
-            self.draining = self.current
-            self.current = None
-        elif stored is not None and stored.identity == identity_of(stat):
-            position = stored
-        elif stored is not None:
-            self._resume_rotated(stored)
-        elif self.first_open:
-            at_end = self.options.start_at_end
-        self.first_open = False
-        try:
-            opened = _OpenFile(self.path, position, self.options, at_end)
-        except OSError as exc:
-            self.options.problems.add("read", self.name, None, f"cannot open: {exc}")
-            return
-        self.current = opened
-
-    def _resume_rotated(self, stored: Position) -> None:
-        """The name points to another file than the saved position's: the saved file was rotated
-        while watchpost was stopped (or while it was still draining it). Finish it from the saved
-        offset (found by identity in the same directory), or report what cannot be read."""
-        found = _find_identity(self.path.parent, stored.identity)
-        if found is None:
-            self.options.problems.add(
-                "read", self.name, f"line {stored.lines}",
-                f"rotated away before it was read to its end: whatever followed offset {stored.offset} "
-                f"(line {stored.lines}) of the file {stored.dev}:{stored.ino} was not read (it is no "
-                f"longer in {self.path.parent}); the new file is read from its start")
-            return
-        path, size = found
-        if stored.format == "evtx" or size > stored.offset:
-            try:
-                self.draining = _OpenFile(path, stored, self.options, at_end=False)
-            except OSError as exc:
-                self.options.problems.add("read", str(path), None, f"cannot open: {exc}")
-
-    def positions(self) -> list[Position]:
-        # The name's position is the newest file's; while a rotated file drains it is the rotated
-        # file's (a restart finds it by identity in the directory, finishes it, then reads the
-        # new file from its start; if it was deleted meanwhile, that is reported).
-        if self.current is not None and self.draining is None:
-            return [self.current.position]
-        if self.draining is not None:
-            return [self.draining.position]
-        return []
-
-    def describe(self) -> dict[str, Any]:
-        opened = self.draining or self.current
-        position = opened.position if opened is not None else None
-        size = None
-        if opened is not None:
-            try:
-                size = os.fstat(opened.handle.fileno()).st_size
-            except (OSError, ValueError):  # ValueError: closed (the final status line)
-                size = None
-        return {"source": self.name, "offset": position.offset if position else None,
-                "lines": position.lines if position else None, "size": size,
-                "record": position.record if position and position.format == "evtx" else None,
-                "format": position.format if position else None}
-
-    def close(self) -> None:
-        for opened in (self.current, self.draining):
-            if opened is not None:
-                opened.close()
-
-
 class DirectoryFollower:
     """Follows every file under a directory, each by identity (see the module docstring)."""
 
@@ -203,7 +56,7 @@ class DirectoryFollower:
         self.root = root
         self.options = options
         self.scan_every = scan_every
-        self.files: dict[tuple[int, int], _OpenFile] = {}
+        self.files: dict[tuple[int, int], OpenFile] = {}
         self.finished: list[Position] = []
         self.next_scan = 0.0
         self.turn = 0
@@ -241,7 +94,7 @@ class DirectoryFollower:
             else:
                 position = Position(f"inode:{identity[0]}:{identity[1]}", str(path))
             try:
-                self.files[identity] = _OpenFile(path, position, self.options, at_end)
+                self.files[identity] = OpenFile(path, position, self.options, at_end)
             except OSError as exc:
                 self.options.problems.add("read", str(path), None, f"cannot open: {exc}")
         for identity, opened in list(self.files.items()):
@@ -274,24 +127,6 @@ class DirectoryFollower:
     def close(self) -> None:
         for opened in self.files.values():
             opened.close()
-
-
-def _find_identity(directory: Path, identity: tuple[int, int] | None) -> tuple[Path, int] | None:
-    """The file in ``directory`` (not recursively) with ``identity``, and its size."""
-    if identity is None:
-        return None
-    try:
-        entries = list(os.scandir(directory))
-    except OSError:
-        return None
-    for entry in entries:
-        try:
-            stat = entry.stat()
-        except OSError:
-            continue
-        if identity_of(stat) == identity and entry.is_file():
-            return Path(entry.path), stat.st_size
-    return None
 
 
 def _walk(root: Path) -> list[Path]:

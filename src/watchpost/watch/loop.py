@@ -9,10 +9,11 @@ seconds, a full checkpoint: positions, correlation state, delivered keys. See do
 
 from __future__ import annotations
 
+import contextlib
 import heapq
 import threading
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from operator import attrgetter
@@ -32,9 +33,11 @@ from watchpost.watch.correlation_state import EngineSaver, load_occurrence, rest
 from watchpost.watch.delivery import DeliverySink
 from watchpost.watch.followers import DirectoryFollower, FileFollower, Follower, FollowOptions, StdinFollower
 from watchpost.watch.heap import HeapTrimmer
+from watchpost.watch.identity import canonical_name
 from watchpost.watch.joins import ReaderSessions
 from watchpost.watch.state import Checkpoint, StateStore
-from watchpost.watch.status import WatchStatus
+from watchpost.watch.state_faults import StateFault
+from watchpost.watch.status import SinkAlarm, WatchStatus
 from watchpost.watch.tails import UNKNOWN_FORMAT
 
 WATERMARKS = ("events", "clock")
@@ -79,7 +82,10 @@ class Watch:
     """A running watch over ``inputs`` (files, directories, ``-``) delivering to ``sinks``."""
 
     def __init__(self, options: WatchOptions, inputs: Sequence[str], store: StateStore,
-                 sinks: Sequence[DeliverySink], ruleset: RuleSet | None = None) -> None:
+                 sinks: Sequence[DeliverySink], ruleset: RuleSet | None = None,
+                 notify: Callable[[str], None] | None = None) -> None:
+        """``notify`` gets one line for the operator (standard error) when something needs
+        attention while the watch runs: a followed name that does not exist yet, a sink failing."""
         from watchpost.engine import bundled_pack
 
         self.options = options
@@ -101,7 +107,10 @@ class Watch:
         """Each followed file's reader, remembering across chunks where its format joins lines."""
         self.correlation_dirty = False
         self.correlation = self._restored_correlation()
-        follow = FollowOptions(self.problems, options.input_format, options.start_at_end, store.positions())
+        self.notify: Callable[[str], None] = notify or (lambda line: None)
+        self.alarm = SinkAlarm(self.sinks, self.notify)
+        follow = FollowOptions(self.problems, options.input_format, options.start_at_end, store.positions(),
+                               self.notify)
         self.followers: list[Follower] = [_follower(item, follow) for item in inputs]
         self.status = WatchStatus(self)
         self.max_event: datetime | None = None
@@ -114,6 +123,8 @@ class Watch:
         self.last_full = time.monotonic()
         self.checkpoint_now = False
         """The next batch ends with a full checkpoint whatever the time (see `_step`)."""
+        self.last_event: Event | None = None
+        """The last event taken (`BatchFailed` names it)."""
         self.unreadable = any(isinstance(follower, StdinFollower) for follower in self.followers)
         """A source whose position cannot be saved: what it gave is only kept by the correlation
         state, so that is saved after every batch that read something."""
@@ -121,16 +132,37 @@ class Watch:
     # -- public ----------------------------------------------------------------------------
 
     def run(self) -> None:
-        """Until `stop` (or idle for ``stop_when_idle``): one batch after the other."""
+        """Until `stop` (or idle for ``stop_when_idle``): one batch after the other. A batch
+        that raises ends the run **without** a checkpoint: its alerts may not all be delivered,
+        so the positions stay at the last checkpoint and the next run reads the batch again
+        (`BatchFailed` says where; a `StateFault` is passed on as it is)."""
+        completed = False
         try:
             while not self.stopping.is_set():
                 if self._step():
                     break
+            completed = True
+        except StateFault:
+            raise
+        except Exception as exc:
+            raise BatchFailed(self._where(), exc) from exc
         finally:
+            try:
+                if completed:
+                    self._final_checkpoint()
+            finally:
+                for follower in self.followers:
+                    follower.close()
+                with contextlib.suppress(OSError):
+                    self.status.write()
+
+    def _final_checkpoint(self) -> None:
+        try:
             self._checkpoint()
-            for follower in self.followers:
-                follower.close()
-            self.status.write()
+        except StateFault:
+            raise
+        except Exception as exc:
+            raise BatchFailed("at the final checkpoint", exc) from exc
 
     def stop(self) -> None:
         self.stopping.set()
@@ -160,6 +192,7 @@ class Watch:
                 and (self.unsaved or self.correlation_dirty or self.pending.delivered)):
             self._checkpoint()
         self.counters.batches += 1
+        self.alarm.check()
         self.status.maybe_write()
         if not read and not ending:
             self.stopping.wait(options.poll_interval)
@@ -186,8 +219,21 @@ class Watch:
             if not progressed:
                 break
         for event in merge_by_time(list(runs.values())):
-            self._match(event, alerts)
+            self.last_event = event
+            self._match_or_quarantine(event, alerts)
         return taken
+
+    def _match_or_quarantine(self, event: Event, alerts: list[Alert]) -> None:
+        """`_match`, and an event whose matching raises is **quarantined**: reported with its
+        file and line (stage ``quarantine``) and skipped, so that one hostile line cannot stop
+        the stream; the other events of the batch go on."""
+        try:
+            self._match(event, alerts)
+        except Exception as exc:  # noqa: BLE001 - any failure on one event: that event only
+            origin = event.origin
+            place = None if origin.record is None else f"{origin.kind} {origin.record}"
+            self.problems.add("quarantine", origin.path, place,
+                              f"processing this event failed ({type(exc).__name__}: {exc}): skipped")
 
     def _match(self, event: Event, alerts: list[Alert]) -> None:
         """As `Hunt._alerts`: output rules alert, correlated rules feed the engine."""
@@ -216,7 +262,7 @@ class Watch:
         reached = self.max_event or datetime.min.replace(tzinfo=UTC)
         if self.options.watermark == "clock":
             reached = max(reached, datetime.now(UTC) - timedelta(seconds=idle))
-        target = reached + self.options.lateness
+        target = _later(reached, self.options.lateness)
         if self.advanced_to is not None and target <= self.advanced_to:
             return []
         self.advanced_to = target
@@ -310,6 +356,14 @@ class Watch:
         self.correlation_dirty = True
         return CorrelationEngine(specs, options.lateness, options.max_groups, self.problems)
 
+    def _where(self) -> str:
+        event = self.last_event
+        if event is None:
+            return "before any event was read"
+        origin = event.origin
+        place = "" if origin.record is None else f" ({origin.kind} {origin.record})"
+        return f"after {origin.path}{place}"
+
     def health(self) -> dict[str, Any]:
         return self.status.snapshot()
 
@@ -325,10 +379,30 @@ def merge_by_time(runs: list[list[Event]]) -> Iterable[Event]:
     return heapq.merge(*runs, key=attrgetter("timestamp"))
 
 
+class BatchFailed(Exception):
+    """A batch raised: nothing of it was checkpointed (see `Watch.run`); ``where`` names the
+    last event taken (file and place) or the step."""
+
+    def __init__(self, where: str, cause: BaseException) -> None:
+        self.where = where
+        self.cause = cause
+        super().__init__(f"a batch failed {where} ({type(cause).__name__}: {cause}); positions are "
+                         "kept at the last checkpoint, so a restart reads the batch again")
+
+
+def _later(moment: datetime, delta: timedelta) -> datetime:
+    """``moment + delta``, the latest time there is when that is beyond year 9999 (a hostile
+    line dated 9999-12-31 would make every idle watermark raise)."""
+    try:
+        return moment + delta
+    except OverflowError:
+        return datetime.max.replace(tzinfo=UTC)
+
+
 def _follower(item: str, options: FollowOptions) -> Follower:
     if item == "-":
         return StdinFollower(options)
-    path = Path(item)
+    path = canonical_name(item)
     if path.is_dir():
-        return DirectoryFollower(path, options)
+        return DirectoryFollower(path.resolve(), options)
     return FileFollower(path, options)

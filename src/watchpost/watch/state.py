@@ -25,10 +25,13 @@ recognise by key (docs/watch.md, "Crash safety").
 
 from __future__ import annotations
 
+import contextlib
 import sqlite3
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+
+from watchpost.watch.state_faults import classify
 
 STATE_FILE = "watchpost-state.sqlite"
 SCHEMA_VERSION = "1"
@@ -39,7 +42,8 @@ _SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value BLOB);
 CREATE TABLE IF NOT EXISTS positions (
     key TEXT PRIMARY KEY, name TEXT NOT NULL, dev INTEGER, ino INTEGER, offset INTEGER NOT NULL,
-    lines INTEGER NOT NULL, elements INTEGER NOT NULL, record INTEGER NOT NULL, format TEXT);
+    lines INTEGER NOT NULL, elements INTEGER NOT NULL, record INTEGER NOT NULL, format TEXT,
+    head TEXT, mtime_ns INTEGER, done TEXT);
 CREATE TABLE IF NOT EXISTS delivered (
     sink TEXT NOT NULL, key TEXT NOT NULL, seq INTEGER NOT NULL, PRIMARY KEY (sink, key));
 CREATE INDEX IF NOT EXISTS delivered_seq ON delivered (sink, seq);
@@ -49,6 +53,9 @@ CREATE TABLE IF NOT EXISTS outbox (
 CREATE INDEX IF NOT EXISTS outbox_sink ON outbox (sink, seq);
 CREATE TABLE IF NOT EXISTS occurrences (seq INTEGER PRIMARY KEY, body BLOB NOT NULL);
 """
+_POSITION_COLUMNS = "key, name, dev, ino, offset, lines, elements, record, format, head, mtime_ns, done"
+_ADDED_COLUMNS = (("head", "TEXT"), ("mtime_ns", "INTEGER"), ("done", "TEXT"))
+"""Columns of ``positions`` added after the first release (added to older state files)."""
 WAL_LIMIT = 16 << 20
 """Bytes the write-ahead log is cut back to after SQLite checkpoints it (it would keep its
 largest size otherwise)."""
@@ -69,6 +76,15 @@ class Position:
     elements: int = 0
     record: int = 0
     format: str | None = None
+    head: str | None = None
+    """Fingerprint of the file's first bytes (`watchpost.watch.identity.head_of`): with the
+    identity, tells a file from another at the same ``(st_dev, st_ino)``, and a file truncated and
+    rewritten in place (copytruncate) from the one read."""
+    mtime_ns: int | None = None
+    """The file's modification time when the position was saved (orders rotated siblings)."""
+    done: str | None = None
+    """For a followed name: the files rotated away and read to their end, most recent last
+    (`watchpost.watch.identity.Finished`)."""
 
     @property
     def identity(self) -> tuple[int, int] | None:
@@ -97,6 +113,13 @@ def open_connection(path: Path) -> sqlite3.Connection:
     connection.execute("PRAGMA busy_timeout=30000")
     connection.execute(f"PRAGMA journal_size_limit={WAL_LIMIT}")
     return connection
+
+
+def _add_missing_columns(connection: sqlite3.Connection) -> None:
+    present = {row[1] for row in connection.execute("PRAGMA table_info(positions)")}
+    for name, kind in _ADDED_COLUMNS:
+        if name not in present:
+            connection.execute(f"ALTER TABLE positions ADD COLUMN {name} {kind}")
 
 
 class StoredOccurrences(Mapping[int, bytes]):
@@ -129,17 +152,23 @@ class StateStore:
     """The state file: read once at start, then one `checkpoint` per batch."""
 
     def __init__(self, directory: Path) -> None:
-        directory.mkdir(parents=True, exist_ok=True)
+        self.directory = directory
         self.path = directory / STATE_FILE
-        self.connection = open_connection(self.path)
-        self.connection.executescript(_SCHEMA)
-        version = self.get_meta("schema")
-        if version is None:
-            self._write_meta({"schema": SCHEMA_VERSION.encode()})
-        elif version.decode() != SCHEMA_VERSION:
+        try:
+            directory.mkdir(parents=True, exist_ok=True)
+            self.connection = open_connection(self.path)
+            self.connection.executescript(_SCHEMA)
+            _add_missing_columns(self.connection)
+            version = self.get_meta("schema")
+            if version is None:
+                self._write_meta({"schema": SCHEMA_VERSION.encode()})
+            self._delivered_seq = self._max_delivered_seq()
+            self.connection.execute("PRAGMA quick_check(1)").fetchone()
+        except (sqlite3.Error, OSError) as exc:
+            raise classify(directory, exc) from exc
+        if version is not None and version.decode() != SCHEMA_VERSION:
             raise ValueError(f"{self.path}: state schema {version.decode()!r}, this watchpost needs "
                              f"{SCHEMA_VERSION!r}; use another --state directory")
-        self._delivered_seq = self._max_delivered_seq()
 
     # -- reading ---------------------------------------------------------------------------
 
@@ -148,8 +177,7 @@ class StateStore:
         return None if row is None else bytes(row[0])
 
     def positions(self) -> dict[str, Position]:
-        rows = self.connection.execute(
-            "SELECT key, name, dev, ino, offset, lines, elements, record, format FROM positions")
+        rows = self.connection.execute(f"SELECT {_POSITION_COLUMNS} FROM positions")
         return {row[0]: Position(*row) for row in rows}
 
     def delivered(self, sink: str) -> list[str]:
@@ -179,14 +207,21 @@ class StateStore:
     # -- writing ---------------------------------------------------------------------------
 
     def checkpoint(self, batch: Checkpoint) -> None:
-        """Write ``batch`` atomically (all of it or, after a crash, none of it)."""
+        """Write ``batch`` atomically (all of it or, after a crash, none of it). A fault of the
+        state folder raises `StateFault` and leaves the previous checkpoint as it was."""
+        try:
+            self._checkpoint(batch)
+        except (sqlite3.Error, OSError) as exc:
+            raise classify(self.directory, exc) from exc
+
+    def _checkpoint(self, batch: Checkpoint) -> None:
         connection = self.connection
         connection.execute("BEGIN IMMEDIATE")
         try:
             connection.executemany(
-                "INSERT OR REPLACE INTO positions VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                [(p.key, p.name, p.dev, p.ino, p.offset, p.lines, p.elements, p.record, p.format)
-                 for p in batch.positions])
+                f"INSERT OR REPLACE INTO positions ({_POSITION_COLUMNS}) VALUES ({', '.join('?' * 12)})",
+                [(p.key, p.name, p.dev, p.ino, p.offset, p.lines, p.elements, p.record, p.format, p.head,
+                  p.mtime_ns, p.done) for p in batch.positions])
             meta = dict(batch.meta)
             if batch.correlation is not None:
                 meta["correlation"] = batch.correlation
@@ -200,11 +235,16 @@ class StateStore:
                                    batch.occurrences_added)
             connection.execute("COMMIT")
         except BaseException:
-            connection.execute("ROLLBACK")
+            if connection.in_transaction:  # a failed COMMIT may have rolled back already
+                with contextlib.suppress(sqlite3.Error):  # the first error is the one to tell
+                    connection.execute("ROLLBACK")
             raise
 
     def forget_positions(self, keys: Iterable[str]) -> None:
-        self.connection.executemany("DELETE FROM positions WHERE key = ?", [(k,) for k in keys])
+        try:
+            self.connection.executemany("DELETE FROM positions WHERE key = ?", [(k,) for k in keys])
+        except (sqlite3.Error, OSError) as exc:
+            raise classify(self.directory, exc) from exc
 
     def set_meta(self, values: dict[str, bytes]) -> None:
         self._write_meta(values)

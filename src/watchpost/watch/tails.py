@@ -20,6 +20,7 @@ from watchpost.readers.base import Source
 from watchpost.readers.evtx import EVTX_MAGIC
 from watchpost.readers.registry import FORMATS, HEAD_SIZE, choose_reader
 from watchpost.watch.chunks import Chunk, count_elements
+from watchpost.watch.identity import HEAD_BYTES, head_matches, head_of
 from watchpost.watch.joins import CONTEXT_BYTES, HOLD_SECONDS, MAX_HELD, REMEMBERING_FORMATS, held_back
 from watchpost.watch.state import Position
 
@@ -61,22 +62,56 @@ class LineTail:
         """When the file last gave new bytes (held lines go out alone `HOLD_SECONDS` after)."""
         self.resumed = True
         """The next chunk is the first this tail hands out (its reader may need the context)."""
+        self.looked_ns: int | None = position.mtime_ns
+        if position.mtime_ns is None and position.offset == 0:  # a file new to the watch
+            self.looked_ns = os.fstat(handle.fileno()).st_mtime_ns
+        """The file's modification time when it was last found not truncated (None: unknown);
+        the copies copytruncate made are the files written since (`FileFollower`)."""
+        self.checked: tuple[int, int, int] | None = None
+        """(size, modification time, position) at the last check that found it not truncated."""
+        self.seen_head: str | None = None
+        """Fingerprint of the bytes the file held when it was opened with nothing read yet: if
+        it no longer starts with them before they are read, it was truncated (copytruncate)."""
 
     def size(self) -> int:
         return os.fstat(self.handle.fileno()).st_size
 
     def truncated(self) -> bool:
-        return self.size() < self.position.offset + len(self.partial)
-
-    def restart(self) -> None:
-        """The file was truncated: read it again from its start."""
+        """The file was truncated since it was read: smaller than what was read, or no longer
+        starting with the bytes read (truncated and written again past the position, as
+        copytruncate does)."""
         position = self.position
-        self.problems.add("read", position.name, f"line {position.lines}",
-                          f"file truncated (now {self.size()} bytes, was read to {position.offset}): "
-                          "reading it again from the start")
+        stat = os.fstat(self.handle.fileno())
+        if stat.st_size < position.offset + len(self.partial):
+            return True
+        unchanged = (stat.st_size, stat.st_mtime_ns, position.offset)
+        if unchanged == self.checked:  # no write since the last check: its first bytes are those
+            return False
+        if position.offset == 0:  # nothing read yet: the bytes seen when it was opened
+            cut = self.seen_head is not None and not head_matches(self.handle.fileno(), self.seen_head)
+        else:
+            cut = not head_matches(self.handle.fileno(), position.head)
+        if not cut and (position.offset > 0 or self.seen_head is not None):
+            self.looked_ns = stat.st_mtime_ns  # (with nothing seen, `FileFollower` moves it)
+            self.checked = unchanged
+        return cut
+
+    def restart(self, reason: str | None = None) -> None:
+        """The file was truncated: read it again from its start. ``reason`` replaces the
+        problem reported (None: "file truncated", a ``read`` problem naming the lost range)."""
+        position = self.position
+        if reason is None:
+            self.problems.add("read", position.name, f"line {position.lines}",
+                              f"file truncated (now {self.size()} bytes, was read to {position.offset}): "
+                              f"whatever followed byte {position.offset} of the old content was not "
+                              "read; reading the file again from the start")
+        elif reason:
+            self.problems.add("read", position.name, f"line {position.lines}", reason)
         position.offset = position.lines = position.elements = 0
+        position.head = self.seen_head = None
         self.partial = b""
         self.skipping = False
+        self.resumed = True
 
     def read(self, limit: int, final: bool = False, release: bool = False) -> Chunk | None:
         """Up to about ``limit`` bytes of complete lines; ``final``: the file will not grow
@@ -132,6 +167,8 @@ class LineTail:
         position.offset += consumed
         position.lines += complete.count(b"\n")
         position.elements += count_elements(complete)
+        if position.head is None or int(position.head.split(":", 1)[0]) < min(position.offset, HEAD_BYTES):
+            position.head = head_of(self.handle.fileno(), position.offset)
 
     def _context(self) -> bytes:
         """The complete lines of up to `CONTEXT_BYTES` before the position, for a reader that
