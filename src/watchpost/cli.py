@@ -1,4 +1,4 @@
-"""The `watchpost` command: a thin layer over `watchpost.engine`, `watchpost.ruleset` and the sinks.
+"""The `watchpost` command: a thin layer over `watchpost.hunting` (engine, ruleset) and the sinks.
 
 Subcommands that live in `watchpost.commands` are registered at the end of this module.
 """
@@ -18,7 +18,6 @@ from typing import IO, Any
 
 import click
 
-from watchpost.engine import Hunt, HuntOptions
 from watchpost.errors import InputNotFound, NoRunnableRules, WatchpostError
 from watchpost.exit_codes import (
     EXIT_ALERTS,
@@ -30,6 +29,7 @@ from watchpost.exit_codes import (
     EXIT_SIGTERM,
     EXIT_USAGE,
 )
+from watchpost.hunting.engine import Hunt, HuntOptions
 from watchpost.reporting import print_load_problems, print_summary
 from watchpost.rules.model import LEVELS
 from watchpost.sinks.formats import BINARY_FORMATS, OUTPUT_FORMATS, STREAMING_FORMATS, make_sink
@@ -352,8 +352,8 @@ def rules() -> None:
               help="YAML file of values for the `expand` modifier's placeholders.")
 def rules_check(paths: tuple[Path, ...], placeholders: Path | None) -> None:
     """Load and compile rules; list every rule that cannot run, with the reason (exit 1 if any)."""
+    from watchpost.hunting.ruleset import load_ruleset
     from watchpost.progress import rule_load_progress
-    from watchpost.ruleset import load_ruleset
     from watchpost.sinks.terminal_text import sanitise_terminal
 
     err = click.get_text_stream("stderr")

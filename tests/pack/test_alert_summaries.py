@@ -13,8 +13,8 @@ from datetime import UTC, datetime
 import pytest
 
 from watchpost.alerts import Alert, summarise
-from watchpost.engine import Hunt, HuntOptions
 from watchpost.events import Event, Origin
+from watchpost.hunting.engine import Hunt, HuntOptions
 from watchpost.simulation import resolve, simulate
 
 WINDOWS_PROCESS_FACTS = {"host", "user", "process", "process_id", "parent", "parent_id", "command_line"}

@@ -22,7 +22,7 @@ from tests.watch.replay import (
     start_watch,
     watch_command,
 )
-from watchpost.engine import hunt
+from watchpost.hunting.engine import hunt
 
 BULK = 5000
 

@@ -124,8 +124,8 @@ def resolve_pipeline(plugins: Any, specs: list[str], target: str) -> Any:
 def convert_rules(backend: Any, paths: Sequence[Path], target: str, backend_format: str | None,
                   output_format: str, stream: IO[str]) -> int:
     """Write the conversions; returns how many rules failed (loading or converting)."""
+    from watchpost.hunting.ruleset import default_translators
     from watchpost.rules.loader import load_rules
-    from watchpost.ruleset import default_translators
 
     err = click.get_text_stream("stderr")
     loaded = load_rules(list(paths), translators=default_translators())

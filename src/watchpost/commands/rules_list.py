@@ -60,10 +60,10 @@ def describe_rules(paths: Sequence[Path], show_all: bool = False) -> tuple[list[
 
     Rules that only feed correlations are left out unless ``show_all``.
     """
-    from watchpost.engine import bundled_pack
+    from watchpost.hunting.engine import bundled_pack
+    from watchpost.hunting.ruleset import default_translators
     from watchpost.rules.loader import load_rules
     from watchpost.rules.meta import describe_rule
-    from watchpost.ruleset import default_translators
 
     loaded = load_rules(list(paths) or [bundled_pack()], translators=default_translators())
     metas = [describe_rule(item.rule, item.path) for item in loaded.rules if item.output or show_all]

@@ -23,10 +23,10 @@ from watchpost.alerts import Alert
 from watchpost.correlation import CorrelationEngine
 from watchpost.correlation.occurrence import Occurrence
 from watchpost.events import Event
+from watchpost.hunting.ruleset import RuleSet, load_ruleset
 from watchpost.matching.model import Match
 from watchpost.problems import ProblemLog
 from watchpost.rules.model import level_rank
-from watchpost.ruleset import RuleSet, load_ruleset
 from watchpost.watch.correlation_state import EngineSaver, load_occurrence, restore_engine, rules_fingerprint
 from watchpost.watch.delivery import DeliverySink
 from watchpost.watch.followers import DirectoryFollower, FileFollower, Follower, FollowOptions, StdinFollower
@@ -79,7 +79,7 @@ class Watch:
 
     def __init__(self, options: WatchOptions, inputs: Sequence[str], store: StateStore,
                  sinks: Sequence[DeliverySink], ruleset: RuleSet | None = None) -> None:
-        from watchpost.engine import bundled_pack
+        from watchpost.hunting.engine import bundled_pack
 
         self.options = options
         self.store = store

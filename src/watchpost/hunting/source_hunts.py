@@ -29,15 +29,15 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
 
 from watchpost.events import WINDOWS, Event
+from watchpost.hunting.record_gates import json_line_gate, text_gates
 from watchpost.problems import ProblemLog
 from watchpost.readers.archive import ListedFile
 from watchpost.readers.base import Reader, Source
 from watchpost.readers.evtx import EVTX_MAGIC, EvtxReader, RecordSelection
 from watchpost.readers.json import JsonReader, LineSkips
-from watchpost.record_gates import json_line_gate, text_gates
 
 if TYPE_CHECKING:
-    from watchpost.ruleset import RuleSet
+    from watchpost.hunting.ruleset import RuleSet
 
 SPILL_AT = 1_000
 """Matches of one source above which they go to a temporary file."""

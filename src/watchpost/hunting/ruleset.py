@@ -282,12 +282,12 @@ def load_ruleset(
 ) -> RuleSet:
     """Load, resolve, compile and index the rules under ``paths``; problems are kept, not raised.
 
-    A rule set that took a while to build is cached on disk (`watchpost.rule_cache`): a repeat
+    A rule set that took a while to build is cached on disk (`watchpost.hunting.rule_cache`): a repeat
     run over unchanged rule files unpickles it instead. ``progress`` (`LoadProgress`) is told the
     files read, then the rules compiled, as the set is built (not called on a cached start);
     `watchpost.progress.rule_load_progress` shows it on a terminal.
     """
-    from watchpost.rule_cache import cached
+    from watchpost.hunting.rule_cache import cached
 
     return cached(list(paths), placeholders, RuleSet, lambda: build_ruleset(paths, placeholders, progress))
 

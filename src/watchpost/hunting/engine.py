@@ -25,13 +25,8 @@ from typing import TYPE_CHECKING
 from watchpost.alerts import Alert
 from watchpost.errors import InputNotFound, NoRunnableRules
 from watchpost.events import Event
-from watchpost.matching.model import Match
-from watchpost.problems import ProblemLog
-from watchpost.readers.base import Source
-from watchpost.readers.evtx import EVTX_MAGIC
-from watchpost.rules.model import LoadProgress, level_rank
-from watchpost.ruleset import RuleSet, load_ruleset
-from watchpost.source_hunts import (
+from watchpost.hunting.ruleset import RuleSet, load_ruleset
+from watchpost.hunting.source_hunts import (
     Keyed,
     SourceMatcher,
     SourceOutcome,
@@ -39,6 +34,11 @@ from watchpost.source_hunts import (
     merged_matches,
     run_sources,
 )
+from watchpost.matching.model import Match
+from watchpost.problems import ProblemLog
+from watchpost.readers.base import Source
+from watchpost.readers.evtx import EVTX_MAGIC
+from watchpost.rules.model import LoadProgress, level_rank
 
 if TYPE_CHECKING:
     from watchpost.correlation import CorrelationEngine
@@ -107,7 +107,7 @@ class HuntStats:
 
 def bundled_pack() -> Path:
     """The folder of the bundled rule pack (package data)."""
-    return Path(__file__).resolve().parent / "packs"
+    return Path(__file__).resolve().parent.parent / "packs"
 
 
 class Hunt:

@@ -64,7 +64,8 @@ MIN_LOAD_SECONDS = 0.5
 """Rule sets that loaded faster than this are not worth a file."""
 
 ENGINE_PARTS = (
-    "rules", "matching", "correlation", "ruleset.py", "events.py", "problems.py", "rule_cache.py",
+    "rules", "matching", "correlation", "hunting/ruleset.py", "events.py", "problems.py",
+    "hunting/rule_cache.py",
     "__init__.py",
 )
 """What a pickled rule set is made of: any change to these files invalidates the cache."""
