@@ -24,24 +24,23 @@ from typing import TYPE_CHECKING
 
 from watchpost.alerts import Alert
 from watchpost.errors import InputNotFound, NoRunnableRules
-from watchpost.events import Event
+from watchpost.hunting.byte_ranges import SPLIT_BYTES, split_sources
+from watchpost.hunting.detection import Correlator, Detection, Detector, join_ranges
 from watchpost.hunting.ruleset import RuleSet, load_ruleset
 from watchpost.hunting.source_hunts import (
     Keyed,
     SourceMatcher,
-    SourceOutcome,
     merge_problems,
     merged_matches,
     run_sources,
 )
-from watchpost.matching.model import Match
 from watchpost.problems import ProblemLog
 from watchpost.readers.base import Source
 from watchpost.readers.evtx import EVTX_MAGIC
 from watchpost.rules.model import LoadProgress, level_rank
 
 if TYPE_CHECKING:
-    from watchpost.correlation import CorrelationEngine
+    pass
 
 INTERLEAVE_AT_MOST = 256
 """Inputs read side by side at most (each holds an open file and its reader's state); beyond, or
@@ -63,6 +62,9 @@ class HuntOptions:
     max_groups: int = 100_000
     jobs: int = 1
     """Worker processes matching sources in parallel (several files); alerts do not depend on it."""
+    split_bytes: int = SPLIT_BYTES
+    """With ``jobs`` > 1, plain JSON Lines files of at least twice this size are matched in byte
+    ranges of about this size by several workers (`byte_ranges`); 0: never split."""
     strict: bool = False
     """Refuse to run (`NoRunnableRules`) when any rule cannot run, not only when none can."""
 
@@ -167,41 +169,30 @@ class Hunt:
         return self._run(given)
 
     def _run(self, paths: Sequence[Path | str]) -> Iterator[Alert]:
-        from watchpost.correlation import CorrelationEngine
         from watchpost.readers.registry import iter_sources
 
         options, stats = self.options, self.stats
-        correlation = CorrelationEngine(self.ruleset.correlations, options.lateness, options.max_groups,
-                                        self.problems)
+        correlator = Correlator(self.ruleset, options.lateness, options.max_groups, self.problems)
         sources = list(iter_sources(paths, self.problems))
         stats.sources += len(sources)
         stats.started = time.monotonic()
         with tempfile.TemporaryDirectory(prefix="watchpost-") as spill_dir:
-            matcher = SourceMatcher(self.ruleset, options.input_format, options.since, options.until,
-                                    spill_dir, options.lateness)
-            found = self._found(matcher, sources)
-            try:
-                for key, _number, _sequence, position, event in found:
-                    stats.settled = key
-                    if event is not None:
-                        yield from self._alerts(position, event, correlation)
-                    else:  # a tick: no later match comes before ``key``; windows behind it may close
-                        for alert in correlation.advance(key):
-                            yield from self._keep(alert)
-            finally:
-                close = getattr(found, "close", None)
-                if close is not None:
-                    close()
-        for alert in correlation.flush():
-            yield from self._keep(alert)
+            detector = Detector(self.ruleset, options.input_format, options.since, options.until,
+                                options.lateness, spill_dir)
+            for alert in correlator.alerts(self._found(detector.matcher, sources)):
+                stats.settled = correlator.settled
+                yield from self._keep(alert)
+        stats.settled = correlator.settled
 
     def _found(self, matcher: SourceMatcher, sources: Sequence[Source]) -> Iterator[Keyed]:
         """Every source's kept matches in merge order: read side by side when they are few
         enough (alerts stream), else matched whole one after the other or in ``jobs`` workers."""
-        if self.options.jobs <= 1 and interleavable(sources):
+        options = self.options
+        if options.jobs <= 1 and interleavable(sources):
             streams = [self._counted(matcher, number, source) for number, source in enumerate(sources)]
             return self._until_stopped(heapq.merge(*streams), sources)
-        return merged_matches(self._outcomes(matcher, sources), matcher.spill_dir)
+        units = split_sources(list(sources), options.split_bytes) if options.jobs > 1 else sources
+        return merged_matches(self._outcomes(matcher, units), matcher.spill_dir)
 
     def _until_stopped(self, found: Iterator[Keyed], sources: Sequence[Source]) -> Iterator[Keyed]:
         stats = self.stats
@@ -225,30 +216,21 @@ class Hunt:
         stats.sources_done += 1
         self._done_names.add(source.name)
 
-    def _alerts(self, position: int, event: Event, correlation: CorrelationEngine) -> Iterator[Alert]:
-        ruleset = self.ruleset
-        rule = ruleset.detections[position]
-        if rule.meta.id not in ruleset.hidden:
-            yield from self._keep(Alert(rule.meta, event.timestamp, (event,), (rule.meta.id,)))
-        if rule.meta.id in ruleset.correlated_ids:
-            for alert in correlation.feed(Match(rule.meta, event)):
-                yield from self._keep(alert)
-
-    def _outcomes(self, matcher: SourceMatcher, sources: Sequence[Source]) -> Iterator[SourceOutcome]:
+    def _outcomes(self, matcher: SourceMatcher, sources: Sequence[Source]) -> Iterator[Detection]:
         """Each source's outcome, counted; no further source is started once a stop is asked."""
         stats = self.stats
         outcomes = run_sources(matcher, sources, self.options.jobs, lambda: stats.stopped is not None)
-        for outcome in outcomes:
+        for outcome in join_ranges(outcomes, self.options.lateness):
             problems = outcome.problems
             if problems is not None:
                 merge_problems(self.problems, problems)
-                if outcome.events == 0 and problems.by_path[outcome.name] > 0:
+                if outcome.events == 0 and problems.by_path[outcome.name] > 0 and outcome.parts == 1:
                     stats.sources_failed += 1
             stats.events += outcome.events
             stats.events_in_range += outcome.events_in_range
             stats.undecoded += outcome.undecoded
             stats.matches += outcome.matches
-            if outcome.complete:
+            if outcome.complete and outcome.part == outcome.parts - 1:
                 stats.sources_done += 1
                 self._done_names.add(outcome.name)
             yield outcome

@@ -1,0 +1,206 @@
+"""Large JSON Lines files read in byte ranges, so that several processes (or Spark tasks) share
+one file; line numbers, problems and merge keys put back in the whole file's coordinates.
+
+A range ``[start, end)`` holds the lines that *begin* in it: its reader skips the end of the
+line it starts inside (unless ``start`` follows a line break) and reads past ``end`` to finish
+its last line, so every line belongs to exactly one range, whatever the boundaries. Only plain
+files are split, whose first line is a whole JSON value (JSON Lines; a multi-line JSON document
+cannot be cut) and which are not UTF-16; archives, gzip files and other formats are read whole.
+
+Each range is matched as a source of its own, numbered by its place (ranges of a file are
+consecutive sources), with line numbers counted from its first line. `RangeJoin` then takes the
+ranges' detections in order and puts them back in file coordinates:
+
+- lines: a range's line numbers (events' origins, problems' places) are shifted by the lines of
+  the ranges before it;
+- merge keys: a match's key in the whole file is the latest of its key in the range, the key the
+  previous ranges ended with, and their latest event time less the lateness
+  (`SourceMatcher.stream`), so the matches' keys, and with them the alerts of detection rules
+  and their order, are those of the unsplit file.
+
+What may differ from reading the file whole (docs/spark.md, "Split files"): ticks come every
+`TICK_EVERY` events of a range rather than of the file, so a correlation alert may come out
+earlier or later among the others (the same alert); a ``kept`` problem counting the events
+without a time is given per range.
+"""
+
+from __future__ import annotations
+
+import codecs
+import os
+import re
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from functools import partial
+from typing import BinaryIO
+
+import orjson
+
+from watchpost.events import Event
+from watchpost.problems import Problem, ProblemLog
+from watchpost.readers.base import Source
+from watchpost.readers.text import detect_utf16
+
+SPLIT_BYTES = 64 << 20
+"""Files at least twice this long are read in ranges of about this many bytes."""
+HEAD_BYTES = 1 << 16
+"""How much of a file is read to tell JSON Lines (its first line must end within it)."""
+
+@dataclass(frozen=True)
+class LineRange(Source):
+    """Lines ``[start, end)`` (by the byte their line begins at) of a plain file; picklable when
+    its ``open`` is (a plain file's is). Its name is the file's, so origins name the file."""
+
+    start: int = 0
+    end: int = 0
+    part: int = 0
+    """Its place among the file's ranges (0 opens the file)."""
+    parts: int = 1
+
+    def lines(self, count: list[int]) -> Iterator[bytes]:
+        """The range's lines (line ends kept; the first range loses a UTF-8 BOM), counted in
+        ``count[0]`` as they are read."""
+        with self.open() as stream:
+            for line in range_lines(stream, self.start, self.end):
+                count[0] += 1
+                yield line
+
+
+def range_lines(stream: BinaryIO, start: int, end: int) -> Iterator[bytes]:
+    """The lines beginning in ``[start, end)`` of a seekable binary ``stream``."""
+    position = start
+    if start > 0:
+        stream.seek(start - 1)
+        skipped = stream.readline()  # the rest of the line ``start`` falls in (or just "\n")
+        position = start - 1 + len(skipped)
+    else:
+        stream.seek(0)
+    first = start == 0
+    while position < end:
+        line = stream.readline()
+        if not line:
+            return
+        position += len(line)
+        if first:
+            first = False
+            if line.startswith(codecs.BOM_UTF8):
+                line = line[len(codecs.BOM_UTF8):]
+        yield line
+
+
+def json_lines_head(head: bytes) -> bool:
+    """Whether ``head`` (a file's first bytes) opens a JSON Lines file: not UTF-16, and its first
+    non-blank line ends within it and is a whole JSON value."""
+    if detect_utf16(head[:4]) is not None:
+        return False
+    if head.startswith(codecs.BOM_UTF8):
+        head = head[len(codecs.BOM_UTF8):]
+    for line in head.split(b"\n")[:-1]:  # the last piece may be cut
+        if line.strip():
+            try:
+                orjson.loads(line)
+            except orjson.JSONDecodeError:
+                return False
+            return True
+    return False
+
+
+def split_source(source: Source, split_bytes: int = SPLIT_BYTES) -> list[Source]:
+    """``source`` as ranges when it is a plain JSON Lines file of at least two ``split_bytes``,
+    else ``[source]``."""
+    if split_bytes <= 0 or source.path is None or isinstance(source, LineRange):
+        return [source]
+    try:
+        size = os.stat(source.path).st_size
+        if size < 2 * split_bytes:
+            return [source]
+        with source.open() as stream:
+            head = stream.read(HEAD_BYTES)
+    except OSError:  # reading it whole reports the problem
+        return [source]
+    if not json_lines_head(head):
+        return [source]
+    parts = -(-size // split_bytes)
+    bounds = [size * part // parts for part in range(parts + 1)]
+    return [
+        LineRange(source.name, source.open, source.path, bounds[part], bounds[part + 1], part, parts)
+        for part in range(parts)
+    ]
+
+
+def split_sources(sources: list[Source], split_bytes: int = SPLIT_BYTES) -> list[Source]:
+    """Every source, large JSON Lines files replaced by their ranges (in order)."""
+    return [piece for source in sources for piece in split_source(source, split_bytes)]
+
+
+Keyed = tuple[datetime, int, int, str, Event | None]
+"""`source_hunts.Keyed` (repeated here: that module imports this one)."""
+
+_LINE_PLACE = re.compile(r"line (\d+)")
+
+
+class RangeJoin:
+    """Puts the ranges of one file back in the file's coordinates (see the module text); give it
+    each range's detection in order with `rebase_problems` and `rebase_found`."""
+
+    def __init__(self, name: str, lateness: timedelta) -> None:
+        self.name = name
+        self.lateness = lateness
+        self.lines = 0
+        self.key: datetime | None = None
+        self.latest: datetime | None = None
+        self.events = 0
+
+    def floor(self) -> datetime | None:
+        """The lowest key a match of the next range may have in the whole file."""
+        if self.latest is None:
+            return self.key
+        behind = self.latest - self.lateness
+        return behind if self.key is None or behind > self.key else self.key
+
+    def rebase_problems(self, problems: ProblemLog) -> None:
+        base, name = self.lines, self.name
+        if not base:
+            return
+        def shifted(found: re.Match[str]) -> str:
+            return f"line {int(found[1]) + base}"
+
+        problems.problems = [
+            Problem(p.stage, p.path, _LINE_PLACE.sub(shifted, p.place, 1), p.reason)
+            if p.path == name and p.place is not None else p
+            for p in problems.problems
+        ]
+
+    def rebaser(self) -> Callable[[Iterator[Keyed]], Iterator[Keyed]]:
+        """What puts the next range's items (keys, line numbers) in the whole file's coordinates,
+        from where the file stands now (the items are changed as they are read, later)."""
+        return partial(rebased, floor=self.floor(), base=self.lines, name=self.name)
+
+    def close_range(
+        self, lines: int, last_key: datetime | None, latest: datetime | None, events: int
+    ) -> None:
+        """Carry a range's end into the next one (after its items were rebased)."""
+        floor = self.floor()
+        if last_key is not None:
+            self.key = last_key if floor is None or last_key > floor else floor
+        else:
+            self.key = floor
+        if latest is not None and (self.latest is None or latest > self.latest):
+            self.latest = latest
+        self.lines += lines
+        self.events += events
+
+
+
+def rebased(found: Iterator[Keyed], floor: datetime | None, base: int, name: str) -> Iterator[Keyed]:
+    last: Event | None = None
+    for key, number, sequence, rule, event in found:
+        if floor is not None and key < floor:
+            key = floor
+        if event is not None and event is not last and base:
+            origin = event.origin
+            if origin.kind == "line" and origin.record is not None and origin.path == name:
+                event.origin = origin._replace(record=origin.record + base)
+        last = event  # a match of several rules repeats its event: shifted once
+        yield key, number, sequence, rule, event
