@@ -16,11 +16,11 @@ import os
 import tempfile
 import time
 from collections import Counter
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol
 
 from watchpost.alerts import Alert
 from watchpost.errors import InputNotFound, NoRunnableRules
@@ -41,6 +41,13 @@ from watchpost.rules.model import LoadProgress, level_rank
 
 if TYPE_CHECKING:
     pass
+
+class Named(Protocol):
+    """An input as statistics name it (`Source`, `SourceRef`)."""
+
+    @property
+    def name(self) -> str: ...
+
 
 INTERLEAVE_AT_MOST = 256
 """Inputs read side by side at most (each holds an open file and its reader's state); beyond, or
@@ -202,7 +209,7 @@ class Hunt:
                 return
             yield item
 
-    def _note_unfinished(self, sources: Sequence[Source]) -> None:
+    def _note_unfinished(self, sources: Sequence[Named]) -> None:
         done = self._done_names
         self.stats.unfinished = [source.name for source in sources if source.name not in done][:20]
 
@@ -220,7 +227,38 @@ class Hunt:
         """Each source's outcome, counted; no further source is started once a stop is asked."""
         stats = self.stats
         outcomes = run_sources(matcher, sources, self.options.jobs, lambda: stats.stopped is not None)
-        for outcome in join_ranges(outcomes, self.options.lateness):
+        yield from self._tallied(join_ranges(outcomes, self.options.lateness))
+        if stats.stopped is not None:
+            self._note_unfinished(sources)
+
+    def correlate(self, detections: Iterable[Detection], sources: Sequence[Named]) -> Iterator[Alert]:
+        """The alerts of ``detections`` made elsewhere (`watchpost.spark`: executors) of
+        ``sources`` (anything with a ``name``: `SourceRef`s), in source order: counted,
+        correlated and filtered as `run` does it, so the alerts are those of `run`. Reading
+        stops at the next detection once a stop is asked."""
+        stats = self.stats
+        stats.started = time.monotonic()
+        stats.sources += len({source.name for source in sources})
+        options = self.options
+        correlator = Correlator(self.ruleset, options.lateness, options.max_groups, self.problems)
+        with tempfile.TemporaryDirectory(prefix="watchpost-") as spill_dir:
+            joined = self._tallied(join_ranges(self._until_asked(detections, sources), options.lateness))
+            for alert in correlator.alerts(merged_matches(joined, spill_dir)):
+                stats.settled = correlator.settled
+                yield from self._keep(alert)
+        stats.settled = correlator.settled
+
+    def _until_asked(self, detections: Iterable[Detection], sources: Sequence[Named]) -> Iterator[Detection]:
+        for detection in detections:
+            if self.stats.stopped is not None:
+                self._note_unfinished(sources)
+                return
+            yield detection
+
+    def _tallied(self, outcomes: Iterable[Detection]) -> Iterator[Detection]:
+        """Each outcome, counted into the statistics, its problems into the hunt's."""
+        stats = self.stats
+        for outcome in outcomes:
             problems = outcome.problems
             if problems is not None:
                 merge_problems(self.problems, problems)
@@ -234,8 +272,6 @@ class Hunt:
                 stats.sources_done += 1
                 self._done_names.add(outcome.name)
             yield outcome
-        if stats.stopped is not None:
-            self._note_unfinished(sources)
 
     def _keep(self, alert: Alert) -> Iterator[Alert]:
         minimum = self.options.min_level
