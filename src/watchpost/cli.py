@@ -147,7 +147,7 @@ def parse_tz(value: str) -> tzinfo:
         raise click.BadParameter(f"unknown time zone: {value!r}") from error
 
 
-def expand_inputs(items: Sequence[str]) -> list[str]:
+def expand_inputs(items: Sequence[str], urls: bool = False) -> list[str]:
     """Inputs as given, with globs expanded (``**`` recurses); a glob matching nothing is an error.
 
     An existing path is taken as it is even if its name holds glob characters; ``-`` is standard
@@ -155,7 +155,7 @@ def expand_inputs(items: Sequence[str]) -> list[str]:
     """
     expanded: list[str] = []
     for item in items:
-        if item == "-" or Path(item).exists():
+        if item == "-" or Path(item).exists() or (urls and "://" in item):
             expanded.append(item)
         elif GLOB_CHARACTERS & set(item):
             matches = sorted(glob.glob(item, recursive=True))
@@ -203,6 +203,12 @@ def check_input_format(value: str | None) -> str | None:
 @click.option("--jobs", "-j", type=click.IntRange(1, 256), default=1, show_default=True,
               help="Worker processes matching several inputs in parallel; the alerts are the same "
                    "whatever the number.")
+@click.option("--engine", type=click.Choice(["local", "spark"]), default="local", show_default=True,
+              help="Where detection runs: here (with --jobs) or on Apache Spark (the spark extra; "
+                   "inputs may then be s3://, abfs://, gs://, hdfs:// URLs; docs/spark.md).")
+@click.option("--master", metavar="URL", help="Spark master with --engine spark (default: local[*]).")
+@click.option("--spark-conf", "spark_conf", metavar="KEY=VALUE", multiple=True,
+              help="Spark setting with --engine spark (repeatable).")
 @click.option("--fail-on-alert", is_flag=True, help="Exit with status 1 when any alert was raised.")
 @click.option("--strict", is_flag=True,
               help="Refuse to run (exit 3) when any rule cannot run, not only when none can.")
@@ -210,15 +216,16 @@ def check_input_format(value: str | None) -> str | None:
               help="No progress line and no closing summary on standard error.")
 def hunt(inputs: tuple[str, ...], rules: tuple[Path, ...], output_format: str, output: Path | None,
          input_format: str | None, min_level: str | None, since: str | None, until: str | None,
-         display_tz: str, placeholders: Path | None, jobs: int, fail_on_alert: bool, strict: bool,
-         quiet: bool) -> None:
+         display_tz: str, placeholders: Path | None, jobs: int, engine: str, master: str | None,
+         spark_conf: tuple[str, ...], fail_on_alert: bool, strict: bool, quiet: bool) -> None:
     """Run Sigma rules over log files, folders, globs, archives or `-` (standard input).
 
     Globs such as 'logs/**/*.evtx' are expanded by watchpost (quote them). Alerts go to standard
     output (or --output); problems, progress and the closing summary go to standard error.
     Ctrl-C (or SIGTERM) stops the hunt: the alerts found so far are written, marked as partial.
     """
-    paths = expand_inputs(inputs)
+    spark = spark_session_factory(engine, master, spark_conf)
+    paths = expand_inputs(inputs, urls=spark is not None)
     start, end = parse_time(since), parse_time(until)
     if start is not None and end is not None and start > end:
         raise click.BadParameter("--from is after --to", param_hint="--from/--to")
@@ -228,27 +235,52 @@ def hunt(inputs: tuple[str, ...], rules: tuple[Path, ...], output_format: str, o
                           jobs=jobs, strict=strict)
     stream = open_output(output, output_format)
     err = click.get_text_stream("stderr")
-    engine = load_hunt(options, err, quiet)
-    print_load_problems(engine.ruleset.problems, err, quiet)
-    print_load_problems(engine.ruleset.report.notes, err, quiet, prefix="rule note")
+    hunter = load_hunt(options, err, quiet, spark)
+    print_load_problems(hunter.ruleset.problems, err, quiet)
+    print_load_problems(hunter.ruleset.report.notes, err, quiet, prefix="rule note")
     try:
-        run_hunt(engine, paths, output_format, stream, output is not None, tz, quiet)
+        run_hunt(hunter, paths, output_format, stream, output is not None, tz, quiet)
     except BrokenPipeError:
         # The reader of our output went away (`watchpost hunt … | head`): stop quietly, like other
         # Unix tools, with the shell's status for SIGPIPE rather than the --fail-on-alert status.
         silence_stdout()
         sys.exit(EXIT_BROKEN_PIPE)
     if not quiet:
-        print_summary(engine, err)
-    sys.exit(hunt_status(engine, fail_on_alert))
+        print_summary(hunter, err)
+    sys.exit(hunt_status(hunter, fail_on_alert))
 
 
-def load_hunt(options: HuntOptions, err: IO[str], quiet: bool) -> Hunt:
+def spark_session_factory(engine: str, master: str | None, conf: tuple[str, ...]) -> Any | None:
+    """With ``--engine spark``: what makes the SparkSession when the hunt starts (None: local).
+    Spark options without it, a bad ``--spark-conf`` or no pyspark are usage errors (exit 2)."""
+    if engine != "spark":
+        if master is not None or conf:
+            raise click.BadParameter("--master and --spark-conf need --engine spark", param_hint="--engine")
+        return None
+    from watchpost.hunting.spark_session import parse_conf, session
+
+    try:
+        pairs = parse_conf(conf)
+    except ValueError as bad:
+        raise click.BadParameter(str(bad), param_hint="--spark-conf") from bad
+    try:
+        import pyspark  # noqa: F401
+    except ImportError as missing:
+        raise click.UsageError("--engine spark needs pyspark: pip install 'watchpost[spark]' "
+                               "(and Java 17+)") from missing
+    return lambda: session(master, pairs)
+
+
+def load_hunt(options: HuntOptions, err: IO[str], quiet: bool, spark: Any | None = None) -> Hunt:
     """The hunt with its rules loaded; no runnable rule (any, with ``--strict``) ends the command
     with `EXIT_RULES` after saying which rules could not run and that none ran."""
     from watchpost.progress import rule_load_progress
 
     try:
+        if spark is not None:
+            from watchpost.hunting.spark import SparkHunt
+
+            return SparkHunt(spark, options, progress=rule_load_progress(err, quiet=quiet))
         return Hunt(options, progress=rule_load_progress(err, quiet=quiet))
     except NoRunnableRules as refused:
         print_load_problems(list(refused.problems), err, quiet=False)

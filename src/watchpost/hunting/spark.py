@@ -31,6 +31,7 @@ from pathlib import Path
 from typing import Any
 
 from watchpost.alerts import Alert
+from watchpost.errors import InputNotFound
 from watchpost.hunting.detection import Detection, Detector
 from watchpost.hunting.engine import Hunt, HuntOptions
 from watchpost.hunting.records import RecordOrigin, events_from_records
@@ -75,6 +76,12 @@ class SparkHunt(Hunt):
 
     def run(self, paths: Sequence[Path | str]) -> Iterator[Alert]:
         """Alerts from ``paths`` (local paths, folders, archives; fsspec URLs)."""
+        from watchpost.hunting.sources import is_url
+
+        for path in paths:
+            text = str(path)
+            if text != "-" and not is_url(text) and not (Path(text).exists() or Path(text).is_symlink()):
+                raise InputNotFound(text)
         options = self.options
         split = options.split_bytes if options.split_bytes > 0 else 0
         refs = list_refs(paths, self.problems, split)
@@ -210,8 +217,9 @@ class TableHunt:
                  time_field: str | None) -> None:
         self.runner = runner
         self.shape = shape
-        named = RecordOrigin(None, None, "record", origin) if isinstance(origin, str) else None
-        self.origin = named or origin  # type: ignore[assignment]
+        if isinstance(origin, str):
+            origin = RecordOrigin(None, None, "record", origin)
+        self.origin = origin
         self.time_field = time_field
 
     def run(self, df: Any) -> Iterator[Alert]:
