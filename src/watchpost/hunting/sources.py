@@ -149,9 +149,8 @@ def _url_refs(url: str, problems: ProblemLog, split_bytes: int) -> Iterator[Sour
     except Exception as error:
         problems.add("read", url, None, f"cannot list: {type(error).__name__}: {error}")
         return
-    protocol = url.split("://", 1)[0]
     for path, info in listed:
-        uri = path if "://" in path else f"{protocol}://{path}"
+        uri = path if "://" in path else str(filesystem.unstrip_protocol(path))
         size = int(info.get("size") or 0)
         base = Source(uri, partial(open_url, uri))
         for source in expand_source(base, problems):
