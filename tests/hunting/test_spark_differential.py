@@ -134,3 +134,21 @@ def test_unreadable_inputs_are_reported_with_file_and_place(spark: Any, tmp_path
     places = {(Path(path).name, place) for _, path, place, _ in reported}
     assert any(name == "bad.jsonl" and (place or "").startswith("line ") for name, place in places)
     assert any(name == "broken.gz" for name, _ in places)
+
+
+@pytest.mark.parametrize("output_format", ["table", "jsonl", "json", "csv", "html", "navigator", "sarif"])
+def test_cli_engine_spark_writes_every_format(spark: Any, tmp_path: Path, output_format: str) -> None:
+    from click.testing import CliRunner
+
+    from watchpost.cli import main
+
+    inputs = [str(PROJECT / "tests" / "fixtures")]
+    here, there = tmp_path / "local.out", tmp_path / "spark.out"
+    local = CliRunner().invoke(main, ["hunt", *inputs, "-f", output_format, "-o", str(here)])
+    remote = CliRunner().invoke(main, ["hunt", "--engine", "spark", "--master", "local[2]", "--spark-conf",
+                                       "spark.sql.shuffle.partitions=2", *inputs, "-f", output_format,
+                                       "-o", str(there)])
+    assert (remote.exit_code, local.exit_code) == (0, 0), remote.output
+    assert there.stat().st_size > 1000
+    if output_format in ("jsonl", "csv"):
+        assert there.read_bytes() == here.read_bytes()
