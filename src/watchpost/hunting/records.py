@@ -87,9 +87,9 @@ def events_from_records(
 
 
 def _origin(record: Any, where: RecordOrigin, number: int) -> Origin:
-    get = record.get if isinstance(record, Mapping) else {}.get
-    path = get(where.path) if where.path is not None else None
-    place = get(where.place) if where.place is not None else number
+    values: Mapping[str, Any] = record if isinstance(record, Mapping) else {}
+    path = values.get(where.path) if where.path is not None else None
+    place = values.get(where.place) if where.place is not None else number
     try:
         record_number = int(place) if place is not None else None
     except (TypeError, ValueError):

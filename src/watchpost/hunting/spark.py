@@ -88,10 +88,10 @@ class SparkHunt(Hunt):
         return self.correlate(self._detections(refs), refs)
 
     def _detections(self, refs: list[SourceRef]) -> Iterator[Detection]:
-        tasks = batches(refs)
+        context = self.spark.sparkContext
+        tasks = batches(refs, context.defaultParallelism)
         if not tasks:
             return
-        context = self.spark.sparkContext
         rules = context.broadcast(self.ruleset.to_bytes())
         work = partial(_detect_tasks, rules, detector_options(self.options), uuid.uuid4().hex)
         rdd = context.parallelize(tasks, len(tasks)).mapPartitions(work)
@@ -123,14 +123,17 @@ def detector_options(options: HuntOptions) -> Options:
     return options.input_format, options.since, options.until, options.lateness
 
 
-def batches(refs: Sequence[SourceRef]) -> list[Task]:
+def batches(refs: Sequence[SourceRef], parallelism: int = 1) -> list[Task]:
     """Consecutive inputs (numbered in order) grouped into tasks of up to `BATCH_BYTES` and
-    `BATCH_INPUTS`; a byte range is a task of its own."""
+    `BATCH_INPUTS`, and small enough that there are `WAVE_PER_CORE` tasks per unit of
+    ``parallelism`` when the inputs allow; a byte range is a task of its own."""
+    total = sum(ref.size for ref in refs)
+    limit = max(1, min(BATCH_BYTES, total // max(1, parallelism * WAVE_PER_CORE)))
     tasks: list[Task] = []
     current: Task = []
     held = 0
     for number, ref in enumerate(refs):
-        if current and (ref.parts > 1 or held + ref.size > BATCH_BYTES or len(current) >= BATCH_INPUTS):
+        if current and (ref.parts > 1 or held + ref.size > limit or len(current) >= BATCH_INPUTS):
             tasks.append(current)
             current, held = [], 0
         current.append((number, ref))
@@ -227,16 +230,34 @@ class TableHunt:
 
         runner = self.runner
         narrow = narrowed(df, runner.ruleset, self.shape, self.origin, self.time_field)
-        context = runner.spark.sparkContext
-        rules = context.broadcast(runner.ruleset.to_bytes())
+        rules = _shipped(runner.spark, runner.ruleset.to_bytes())
         work = partial(_detect_batches, rules, detector_options(runner.options), uuid.uuid4().hex,
                        self.shape, self.origin, self.time_field)
         rows = narrow.mapInArrow(work, "partition long, detection binary").collect()
-        rules.unpersist()
+        if isinstance(rules, Inline):
+            rules.value = b""
+        else:
+            rules.unpersist()
         found = sorted((row["partition"], row["detection"]) for row in rows)
         detections = [pickle.loads(data) for _, data in found]
         names = [_Named(detection.name) for detection in detections]
         return runner.correlate(detections, names)
+
+
+class Inline:
+    """The rule set's bytes in the task's closure: what Spark Connect sessions get (they have no
+    SparkContext to broadcast with); the same ``value`` as a broadcast."""
+
+    def __init__(self, value: bytes) -> None:
+        self.value = value
+
+
+def _shipped(spark: Any, data: bytes) -> Any:
+    try:
+        context = spark.sparkContext
+    except Exception:  # Spark Connect: no SparkContext, no broadcast
+        return Inline(data)
+    return context.broadcast(data)
 
 
 class _Named:
@@ -251,7 +272,8 @@ def _detect_batches(rules: Any, options: Options, token: str, shape: str, origin
     from pyspark import TaskContext
 
     detector = _detector(rules, options, token)
-    partition = TaskContext.get().partitionId()
+    context = TaskContext.get()
+    partition = context.partitionId() if context is not None else 0
     problems = ProblemLog()
     records = (row for batch in batches for row in batch.to_pylist())
     events = events_from_records(records, shape, origin, time_field, problems)
