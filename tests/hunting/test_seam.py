@@ -6,6 +6,7 @@ from __future__ import annotations
 import gzip
 import pickle
 import zipfile
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -14,7 +15,7 @@ from tests.conftest import PROJECT
 from tests.hunting.split_inputs import DETECTION_ID, write_jsonl, write_rules
 from watchpost import Hunt, HuntOptions
 from watchpost.alerts import Alert
-from watchpost.hunting.detection import Detector, correlate
+from watchpost.hunting.detection import Detection, Detector, correlate
 from watchpost.hunting.records import RecordOrigin, events_from_records
 from watchpost.hunting.ruleset import RuleSet
 from watchpost.hunting.sources import SourceRef, list_refs
@@ -141,3 +142,27 @@ def test_fsspec_urls_are_listed_and_read(tmp_path: Path) -> None:
     detection = detect_ref(Detector(RuleSet()), 0, SourceRef("nosuchscheme://x/y"))
     assert detection.problems is not None and detection.events == 0
     assert [p.path for p in detection.problems.problems] == ["nosuchscheme://x/y"]
+
+
+def test_detections_made_elsewhere_stream_and_stop_as_a_run() -> None:
+    hunt = Hunt(HuntOptions())
+    expected = digests(list(hunt.run([FIXTURES])))
+    refs = list_refs([FIXTURES], ProblemLog())
+    detector = Detector(hunt.ruleset)
+    made = [detect_ref(detector, number, ref) for number, ref in enumerate(refs)]
+    whole = Hunt(HuntOptions())
+    assert digests(list(whole.correlate(iter(made), refs))) == expected
+    assert (whole.stats.sources, whole.stats.events) == (hunt.stats.sources, hunt.stats.events)
+
+    stopping = Hunt(HuntOptions())
+
+    def handed() -> Iterator[Detection]:
+        for number, detection in enumerate(made):
+            if number == 3:
+                stopping.request_stop("SIGINT")
+            yield detection
+
+    partial = digests(list(stopping.correlate(handed(), refs)))
+    assert stopping.stats.stopped == "SIGINT" and not stopping.stats.complete
+    assert stopping.stats.unfinished == [ref.name for ref in refs[3:]][:20]
+    assert partial == digests(list(correlate(made[:3], hunt.ruleset)))  # what was found, flushed
