@@ -5,7 +5,8 @@
     python bench/spark_scaling.py jsonl [--rules PATH]... --lines N    # one large JSON Lines file
     python bench/spark_scaling.py correlation --matches N             # the driver's correlation rate
 
-Each prints JSON lines: the runner (``jobs1``, ``jobs2``, ``spark-local[1]``, ``spark-local[2]``),
+Each prints JSON lines: the runner (``jobs1``, ``jobs2``, ``jobs2-unsplit``: byte ranges off,
+``spark-local[1]``, ``spark-local[2]``),
 seconds, events, alerts and a digest of the alerts (rule id, time, origin, in output order): the
 digests must all be equal. Spark runs reuse one session per master; the session's start-up is
 reported apart (``startup``). Needs the spark extra and Java.
@@ -45,12 +46,12 @@ def report(runner: str, hunt: Hunt, seconds: float, count: int, found: str, **ex
                       "alerts": count, "digest": found, **extra}), flush=True)
 
 
-def local_run(options: HuntOptions, inputs: list[str], jobs: int) -> None:
+def local_run(options: HuntOptions, inputs: list[str], jobs: int, label: str = "") -> None:
     options.jobs = jobs
     hunt = Hunt(options)
     started = time.perf_counter()
     count, found = digest(hunt.run(inputs))
-    report(f"jobs{jobs}", hunt, time.perf_counter() - started, count, found)
+    report(label or f"jobs{jobs}", hunt, time.perf_counter() - started, count, found)
 
 
 def spark_run(options: HuntOptions, inputs: list[str], master: str) -> None:
@@ -71,6 +72,7 @@ def spark_run(options: HuntOptions, inputs: list[str], master: str) -> None:
 def compare(options: HuntOptions, inputs: list[str]) -> None:
     for jobs in (1, 2):
         local_run(HuntOptions(**vars(options)), inputs, jobs)
+    local_run(HuntOptions(**dict(vars(options), split_bytes=0)), inputs, 2, "jobs2-unsplit")
     for master in ("local[1]", "local[2]"):
         spark_run(HuntOptions(**vars(options)), inputs, master)
 
