@@ -142,7 +142,8 @@ _LINE_PLACE = re.compile(r"line (\d+)")
 
 class RangeJoin:
     """Puts the ranges of one file back in the file's coordinates (see the module text); give it
-    each range's detection in order with `rebase_problems` and `rebase_found`."""
+    each range's problems (`rebase_problems`), take its `rebaser` for its items, then
+    `close_range`, range after range in order."""
 
     def __init__(self, name: str, lateness: timedelta) -> None:
         self.name = name
@@ -150,7 +151,6 @@ class RangeJoin:
         self.lines = 0
         self.key: datetime | None = None
         self.latest: datetime | None = None
-        self.events = 0
 
     def floor(self) -> datetime | None:
         """The lowest key a match of the next range may have in the whole file."""
@@ -163,6 +163,7 @@ class RangeJoin:
         base, name = self.lines, self.name
         if not base:
             return
+
         def shifted(found: re.Match[str]) -> str:
             return f"line {int(found[1]) + base}"
 
@@ -177,9 +178,7 @@ class RangeJoin:
         from where the file stands now (the items are changed as they are read, later)."""
         return partial(rebased, floor=self.floor(), base=self.lines, name=self.name)
 
-    def close_range(
-        self, lines: int, last_key: datetime | None, latest: datetime | None, events: int
-    ) -> None:
+    def close_range(self, lines: int, last_key: datetime | None, latest: datetime | None) -> None:
         """Carry a range's end into the next one (after its items were rebased)."""
         floor = self.floor()
         if last_key is not None:
@@ -189,11 +188,10 @@ class RangeJoin:
         if latest is not None and (self.latest is None or latest > self.latest):
             self.latest = latest
         self.lines += lines
-        self.events += events
-
 
 
 def rebased(found: Iterator[Keyed], floor: datetime | None, base: int, name: str) -> Iterator[Keyed]:
+    """``found`` with keys raised to ``floor`` and line origins in ``name`` shifted by ``base``."""
     last: Event | None = None
     for key, number, sequence, rule, event in found:
         if floor is not None and key < floor:

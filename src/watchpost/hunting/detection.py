@@ -100,7 +100,7 @@ def join_ranges(detections: Iterable[Detection], lateness: timedelta) -> Iterato
                 join.rebase_problems(detection.problems)
             if detection.part > 0:
                 detection.rebase = join.rebaser()
-            join.close_range(detection.lines, detection.last_key, detection.latest, detection.events)
+            join.close_range(detection.lines, detection.last_key, detection.latest)
         yield detection
 
 
