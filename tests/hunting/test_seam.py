@@ -166,3 +166,25 @@ def test_detections_made_elsewhere_stream_and_stop_as_a_run() -> None:
     assert stopping.stats.stopped == "SIGINT" and not stopping.stats.complete
     assert stopping.stats.unfinished == [ref.name for ref in refs[3:]][:20]
     assert partial == digests(list(correlate(made[:3], hunt.ruleset)))  # what was found, flushed
+
+
+def test_table_plan_columns_the_rules_read(tmp_path: Path) -> None:
+    from watchpost.hunting.table_plan import needed_columns
+
+    pack = Hunt(HuntOptions()).ruleset
+    needed = needed_columns(pack)
+    assert needed is not None
+    assert {"Image", "CommandLine", "EventID", "Channel", "Computer", "TimeCreated"} <= needed
+    for spec in pack.correlations:
+        assert set(spec.group_by) <= needed
+    keyword = tmp_path / "keyword.yml"
+    keyword.write_text("""title: Any netstat text
+id: 7a1c0f00-0000-4000-8000-000000000002
+status: test
+logsource: {product: windows, category: process_creation}
+detection:
+  keywords: [netstat]
+  condition: keywords
+level: low
+""")
+    assert needed_columns(Hunt(HuntOptions(rules=[keyword])).ruleset) is None  # keywords read every field

@@ -152,3 +152,25 @@ def test_cli_engine_spark_writes_every_format(spark: Any, tmp_path: Path, output
     assert there.stat().st_size > 1000
     if output_format in ("jsonl", "csv"):
         assert there.read_bytes() == here.read_bytes()
+
+
+def test_table_rows_and_columns_are_narrowed_before_python(spark: Any, tmp_path: Path) -> None:
+    from watchpost.hunting.table_plan import narrowed
+
+    rules = write_rules(tmp_path / "rules")
+    ruleset = Hunt(HuntOptions(rules=[rules])).ruleset
+    sysmon = {"EventID": 1, "Channel": "Microsoft-Windows-Sysmon/Operational", "Computer": "h",
+              "TimeCreated": "2024-03-05T10:00:00Z", "Image": "C:\\x\\netstat.exe", "Noise": "n", "row": 1}
+    rows = [sysmon, dict(sysmon, Channel="microsoft-windows-sysmon/operational", row=2),
+            dict(sysmon, EventID=3, row=3), dict(sysmon, Channel="Security", EventID=4624, row=4)]
+    frame = spark.createDataFrame(rows)
+    origin = RecordOrigin(None, "row", "record", "rows")
+    narrow = narrowed(frame, ruleset, "windows", origin, None)
+    assert "Noise" not in narrow.columns and {"Image", "Computer", "row"} <= set(narrow.columns)
+    assert sorted(row["row"] for row in narrow.collect()) == [1, 2]  # Channel compared lower-cased
+    runner = SparkHunt(spark, HuntOptions(rules=[rules]))
+    from watchpost.hunting.spark import TableHunt
+
+    found = digests(TableHunt(runner, "windows", origin, None).run(frame))
+    assert sorted(origins[0].record for _, _, origins in found) == [1, 2]
+    assert runner.stats.events == 2  # rows filtered out in Spark are not events
