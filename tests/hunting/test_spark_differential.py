@@ -174,3 +174,32 @@ def test_table_rows_and_columns_are_narrowed_before_python(spark: Any, tmp_path:
     found = digests(TableHunt(runner, "windows", origin, None).run(frame))
     assert sorted(origins[0].record for _, _, origins in found) == [1, 2]
     assert runner.stats.events == 2  # rows filtered out in Spark are not events
+
+
+def test_a_stop_ends_a_spark_run_with_what_was_found(
+    spark: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from watchpost.hunting import spark as runner_module
+
+    rules = write_rules(tmp_path / "rules")
+    folder = tmp_path / "logs"
+    folder.mkdir()
+    for number in range(30):
+        write_jsonl(folder / f"part-{number:03}.jsonl", 300, malformed_every=0)
+    local = Hunt(HuntOptions(rules=[rules]))
+    complete = digests(local.run([folder]))
+    first = digests(Hunt(HuntOptions(rules=[rules])).run([folder / "part-000.jsonl"]))
+    monkeypatch.setattr(runner_module, "BATCH_INPUTS", 1)  # 30 tasks: 4 waves of 8 in local[2]
+
+    class StoppedAfterOne(SparkHunt):  # as a signal handler would, once the first input is in
+        def _waves(self, context: Any, rdd: Any, count: int) -> Iterator[Any]:
+            for number, detection in enumerate(super()._waves(context, rdd, count)):
+                yield detection
+                if number == 0:
+                    self.request_stop("SIGTERM")
+
+    runner = StoppedAfterOne(spark, HuntOptions(rules=[rules]))
+    found = digests(runner.run([folder]))
+    assert runner.stats.stopped == "SIGTERM" and not runner.stats.complete
+    assert found == first and len(found) < len(complete)  # what was found, correlations flushed
+    assert runner.stats.sources_done == 1 and len(runner.stats.unfinished) == 20
