@@ -19,9 +19,14 @@ ranges' detections in order and puts them back in file coordinates:
   and their order, are those of the unsplit file.
 
 What may differ from reading the file whole (docs/spark.md, "Split files"): ticks come every
-`TICK_EVERY` events of a range rather than of the file, so a correlation alert may come out
-earlier or later among the others (the same alert); a ``kept`` problem counting the events
-without a time is given per range.
+`TICK_EVERY` events of a range rather than of the file, and a tick only moves the correlation
+engine's horizon. So a correlation alert may come out earlier or later among the others (the
+same alert), and a match already more than the lateness behind the file's earlier events (a
+late match) may meet a different horizon: reported late in one run and not in the other, its
+window decided accordingly. Matches within the lateness of the file's order are unaffected.
+A ``kept`` problem counting the events without a time is given per range. The tests
+(tests/hunting/test_byte_ranges.py, test_spark_differential.py) found identical alerts, order
+and problems on LF and CRLF files with late matches.
 """
 
 from __future__ import annotations
