@@ -10,9 +10,10 @@
 
 Because the detections are those a local hunt makes of the same inputs and they are merged in
 the same total order (`source_hunts`), the alerts and their order are those of `Hunt.run`.
-Tasks are run in waves of a few times the cluster's parallelism, in order: the driver correlates
-a wave's detections while the next runs, holds only a wave's detections, and a stop asked
-(`request_stop`, Ctrl-C in the CLI) cancels the running wave.
+Tasks are run in waves of a few times the cluster's parallelism, in order; the driver merges
+the detections' matches as ``--jobs`` does (in memory up to `source_hunts.HOLD_LIMIT`, then in
+sorted runs on disk). A stop asked (`request_stop`, Ctrl-C in the CLI) cancels the running wave
+and submits no other; the alerts of the detections already in still come out.
 
 `hunt_table` runs the rules over the rows of a DataFrame through ``mapInArrow``: each partition
 is one source (numbered by partition); rows become events by `records.events_from_records`.
