@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.conftest import PROJECT
 from tests.hunting.split_inputs import write_jsonl, write_rules
 from watchpost import Hunt, HuntOptions
 from watchpost.hunting.byte_ranges import LineRange, range_lines, split_source
@@ -75,3 +76,13 @@ def test_ranges_are_picklable_and_small_or_other_files_are_not_split(tmp_path: P
     assert split_source(source, 1000) == [source]  # a JSON document cannot be cut
     (small,) = iter_sources([path], ProblemLog())
     assert split_source(small, path.stat().st_size) == [small]  # less than two ranges long
+
+
+def test_json_lines_of_a_format_with_its_own_reader_are_not_split(tmp_path: Path) -> None:
+    lines = (PROJECT / "tests" / "fixtures" / "macos" / "eslogger_t1049.jsonl").read_bytes()
+    path = tmp_path / "eslogger.jsonl"
+    path.write_bytes(lines * 200)
+    (source,) = iter_sources([path], ProblemLog())
+    assert split_source(source, 10_000) == [source]  # eslogger's reader, not the generic one
+    assert len(split_source(source, 10_000, input_format="json")) > 2  # forced JSON: lines
+    assert split_source(source, 10_000, input_format="auditd") == [source]

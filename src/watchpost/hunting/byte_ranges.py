@@ -111,9 +111,22 @@ def json_lines_head(head: bytes) -> bool:
     return False
 
 
-def split_source(source: Source, split_bytes: int = SPLIT_BYTES) -> list[Source]:
-    """``source`` as ranges when it is a plain JSON Lines file of at least two ``split_bytes``,
-    else ``[source]``."""
+def splittable(head: bytes, source: Source, input_format: str | None = None) -> bool:
+    """Whether a file starting with ``head`` is JSON Lines read by the generic JSON reader (a
+    format with a reader of its own, eslogger or CloudTrail lines, is read whole by it)."""
+    from watchpost.readers.json import JsonReader
+    from watchpost.readers.registry import HEAD_SIZE, choose_reader
+
+    if input_format not in (None, "json") or not json_lines_head(head):
+        return False
+    return input_format == "json" or isinstance(choose_reader(head[:HEAD_SIZE], source), JsonReader)
+
+
+def split_source(
+    source: Source, split_bytes: int = SPLIT_BYTES, input_format: str | None = None
+) -> list[Source]:
+    """``source`` as ranges when it is a plain JSON Lines file (`splittable`) of at least two
+    ``split_bytes``, else ``[source]``."""
     if split_bytes <= 0 or source.path is None or isinstance(source, LineRange):
         return [source]
     try:
@@ -124,7 +137,7 @@ def split_source(source: Source, split_bytes: int = SPLIT_BYTES) -> list[Source]
             head = stream.read(HEAD_BYTES)
     except OSError:  # reading it whole reports the problem
         return [source]
-    if not json_lines_head(head):
+    if not splittable(head, source, input_format):
         return [source]
     parts = -(-size // split_bytes)
     bounds = [size * part // parts for part in range(parts + 1)]
@@ -134,9 +147,11 @@ def split_source(source: Source, split_bytes: int = SPLIT_BYTES) -> list[Source]
     ]
 
 
-def split_sources(sources: list[Source], split_bytes: int = SPLIT_BYTES) -> list[Source]:
+def split_sources(
+    sources: list[Source], split_bytes: int = SPLIT_BYTES, input_format: str | None = None
+) -> list[Source]:
     """Every source, large JSON Lines files replaced by their ranges (in order)."""
-    return [piece for source in sources for piece in split_source(source, split_bytes)]
+    return [piece for source in sources for piece in split_source(source, split_bytes, input_format)]
 
 
 Keyed = tuple[datetime, int, int, str, Event | None]

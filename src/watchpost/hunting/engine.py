@@ -198,7 +198,8 @@ class Hunt:
         if options.jobs <= 1 and interleavable(sources):
             streams = [self._counted(matcher, number, source) for number, source in enumerate(sources)]
             return self._until_stopped(heapq.merge(*streams), sources)
-        units = split_sources(list(sources), options.split_bytes) if options.jobs > 1 else sources
+        units = (split_sources(list(sources), options.split_bytes, options.input_format)
+                 if options.jobs > 1 else sources)
         return merged_matches(self._outcomes(matcher, units), matcher.spill_dir)
 
     def _until_stopped(self, found: Iterator[Keyed], sources: Sequence[Source]) -> Iterator[Keyed]:

@@ -17,7 +17,7 @@ from functools import partial
 from pathlib import Path
 from typing import Any, BinaryIO, cast
 
-from watchpost.hunting.byte_ranges import HEAD_BYTES, LineRange, json_lines_head
+from watchpost.hunting.byte_ranges import HEAD_BYTES, LineRange, splittable
 from watchpost.problems import ProblemLog
 from watchpost.readers.archive import ListedFile, expand_source, file_source, iter_sources
 from watchpost.readers.base import Source
@@ -86,7 +86,9 @@ def open_url(uri: str) -> BinaryIO:
     return cast(BinaryIO, fsspec.open(uri, "rb").open())
 
 
-def list_refs(inputs: Iterable[str | Path], problems: ProblemLog, split_bytes: int = 0) -> list[SourceRef]:
+def list_refs(
+    inputs: Iterable[str | Path], problems: ProblemLog, split_bytes: int = 0, input_format: str | None = None
+) -> list[SourceRef]:
     """The inputs (local paths, folders, archives, or fsspec URLs of files and folders) as
     `SourceRef`s in the order a local hunt reads them; large JSON Lines files as byte ranges of
     about ``split_bytes`` (0: whole). Problems (missing inputs...) go to ``problems``."""
@@ -96,16 +98,19 @@ def list_refs(inputs: Iterable[str | Path], problems: ProblemLog, split_bytes: i
         if text == "-":
             problems.add("read", "<stdin>", None, "standard input cannot be sent to other processes")
         elif is_url(text):
-            found.extend(_url_refs(text, problems, split_bytes))
+            found.extend(_url_refs(text, problems, split_bytes, input_format))
         else:
             local = str(_local_path(text))
             for source in iter_sources([local], problems):
                 uri = source.name.split("!", 1)[0]
-                found.extend(_refs_of(source, uri, _size(uri), isinstance(source, ListedFile), split_bytes))
+                plain = isinstance(source, ListedFile)
+                found.extend(_refs_of(source, uri, _size(uri), plain, split_bytes, input_format))
     return found
 
 
-def _refs_of(source: Source, uri: str, size: int, plain: bool, split_bytes: int) -> list[SourceRef]:
+def _refs_of(
+    source: Source, uri: str, size: int, plain: bool, split_bytes: int, input_format: str | None
+) -> list[SourceRef]:
     """The refs of a listed source (``uri``: the file it was found in, ``plain``: the source
     is that file as it is, not what an archive holds)."""
     if source.name != uri:  # an archive member
@@ -118,7 +123,7 @@ def _refs_of(source: Source, uri: str, size: int, plain: bool, split_bytes: int)
                 head = stream.read(HEAD_BYTES)
         except Exception:
             head = b""
-        if json_lines_head(head):
+        if splittable(head, source, input_format):
             parts = -(-size // split_bytes)
             bounds = [size * part // parts for part in range(parts + 1)]
             return [SourceRef(uri, None, size, bounds[n], bounds[n + 1], n, parts) for n in range(parts)]
@@ -134,7 +139,9 @@ def _size(uri: str) -> int:
         return 0
 
 
-def _url_refs(url: str, problems: ProblemLog, split_bytes: int) -> Iterator[SourceRef]:
+def _url_refs(
+    url: str, problems: ProblemLog, split_bytes: int, input_format: str | None
+) -> Iterator[SourceRef]:
     """The files under an fsspec URL (a file or a folder, walked in name order), archives
     expanded as a local hunt expands them."""
     try:
@@ -154,4 +161,4 @@ def _url_refs(url: str, problems: ProblemLog, split_bytes: int) -> Iterator[Sour
         size = int(info.get("size") or 0)
         base = Source(uri, partial(open_url, uri))
         for source in expand_source(base, problems):
-            yield from _refs_of(source, uri, size, source is base, split_bytes)
+            yield from _refs_of(source, uri, size, source is base, split_bytes, input_format)

@@ -85,7 +85,7 @@ class SparkHunt(Hunt):
                 raise InputNotFound(text)
         options = self.options
         split = options.split_bytes if options.split_bytes > 0 else 0
-        refs = list_refs(paths, self.problems, split)
+        refs = list_refs(paths, self.problems, split, options.input_format)
         return self.correlate(self._detections(refs), refs)
 
     def _detections(self, refs: list[SourceRef]) -> Iterator[Detection]:
