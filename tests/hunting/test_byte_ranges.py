@@ -12,6 +12,7 @@ from tests.conftest import PROJECT
 from tests.hunting.split_inputs import write_jsonl, write_rules
 from watchpost import Hunt, HuntOptions
 from watchpost.hunting.byte_ranges import LineRange, range_lines, split_source
+from watchpost.hunting.engine import bundled_pack
 from watchpost.problems import ProblemLog
 from watchpost.readers.archive import iter_sources
 
@@ -86,3 +87,24 @@ def test_json_lines_of_a_format_with_its_own_reader_are_not_split(tmp_path: Path
     assert split_source(source, 10_000) == [source]  # eslogger's reader, not the generic one
     assert len(split_source(source, 10_000, input_format="json")) > 2  # forced JSON: lines
     assert split_source(source, 10_000, input_format="auditd") == [source]
+
+
+def test_sysmon_for_linux_syslog_is_split_too(tmp_path: Path) -> None:
+    from datetime import date, timedelta
+
+    template = (PROJECT / "tests" / "fixtures" / "linux" / "sysmon_linux_t1049.log").read_text()
+    days = []
+    for shift in range(150):
+        day = (date(2024, 10, 21) + timedelta(days=shift)).isoformat()
+        days.append(template.replace("2024-10-21", day))
+    days.insert(75, "Oct 21 09:45:02 web01 sysmon: <Event><System><EventID>1</Event>\n")  # cut XML
+    path = tmp_path / "syslog"
+    path.write_text("".join(days))
+    ranges = ranges_of(path, 200_000)
+    assert len(ranges) > 8 and {piece.reader for piece in ranges} == {"sysmon-linux"}
+    pack = bundled_pack()
+    whole, whole_problems = digests(path, pack, jobs=1)
+    split, split_problems = digests(path, pack, jobs=2, split_bytes=200_000)
+    assert len(whole) >= 150 and split == whole
+    assert split_problems == whole_problems
+    assert any(place == f"line {75 * template.count(chr(10)) + 1}" for _, _, place, _ in whole_problems)

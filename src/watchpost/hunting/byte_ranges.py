@@ -1,11 +1,15 @@
-"""Large JSON Lines files read in byte ranges, so that several processes (or Spark tasks) share
-one file; line numbers, problems and merge keys put back in the whole file's coordinates.
+"""Large JSON Lines and line-per-event text logs read in byte ranges, so that several processes
+(or Spark tasks) share one file; line numbers, problems and merge keys put back in the whole
+file's coordinates.
 
 A range ``[start, end)`` holds the lines that *begin* in it: its reader skips the end of the
 line it starts inside (unless ``start`` follows a line break) and reads past ``end`` to finish
 its last line, so every line belongs to exactly one range, whatever the boundaries. Only plain
-files are split, whose first line is a whole JSON value (JSON Lines; a multi-line JSON document
-cannot be cut) and which are not UTF-16; archives, gzip files and other formats are read whole.
+files are split (not UTF-16), read by a reader that takes each line alone (`LINE_READERS`):
+JSON Lines read by the generic JSON reader (whose first line is a whole JSON value: a multi-line
+JSON document cannot be cut) and Sysmon for Linux syslog files. Archives, gzip files and other
+formats (auditd joins records across lines; eslogger and CloudTrail lines have readers of their
+own) are read whole.
 
 Each range is matched as a source of its own, numbered by its place (ranges of a file are
 consecutive sources), with line numbers counted from its first line. `RangeJoin` then takes the
@@ -32,6 +36,7 @@ and problems on LF and CRLF files with late matches.
 from __future__ import annotations
 
 import codecs
+import io
 import os
 import re
 from collections.abc import Callable, Iterator
@@ -49,6 +54,8 @@ from watchpost.readers.text import detect_utf16
 
 SPLIT_BYTES = 64 << 20
 """Files at least twice this long are read in ranges of about this many bytes."""
+LINE_READERS = ("json", "sysmon-linux")
+"""Readers (by name) that read each line of a file alone: a range can be read by them."""
 HEAD_BYTES = 1 << 16
 """How much of a file is read to tell JSON Lines (its first line must end within it)."""
 
@@ -59,6 +66,8 @@ class LineRange(Source):
 
     start: int = 0
     end: int = 0
+    reader: str = "json"
+    """The `LINE_READERS` name that reads it."""
     part: int = 0
     """Its place among the file's ranges (0 opens the file)."""
     parts: int = 1
@@ -70,6 +79,28 @@ class LineRange(Source):
             for line in range_lines(stream, self.start, self.end):
                 count[0] += 1
                 yield line
+
+
+class RangeStream(io.RawIOBase):
+    """The lines of a range as a binary stream (for readers that iterate over a stream)."""
+
+    def __init__(self, lines: Iterator[bytes]) -> None:
+        self._lines = lines
+        self._pending = b""
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: memoryview | bytearray) -> int:  # type: ignore[override]
+        while not self._pending:
+            line = next(self._lines, None)
+            if line is None:
+                return 0
+            self._pending = line
+        size = min(len(buffer), len(self._pending))
+        buffer[:size] = self._pending[:size]
+        self._pending = self._pending[size:]
+        return size
 
 
 def range_lines(stream: BinaryIO, start: int, end: int) -> Iterator[bytes]:
@@ -111,15 +142,20 @@ def json_lines_head(head: bytes) -> bool:
     return False
 
 
-def splittable(head: bytes, source: Source, input_format: str | None = None) -> bool:
-    """Whether a file starting with ``head`` is JSON Lines read by the generic JSON reader (a
-    format with a reader of its own, eslogger or CloudTrail lines, is read whole by it)."""
-    from watchpost.readers.json import JsonReader
+def splittable(head: bytes, source: Source, input_format: str | None = None) -> str | None:
+    """The `LINE_READERS` name that reads a file starting with ``head`` line by line, or None
+    (read it whole): its format as given or as `readers.registry` would sniff it."""
     from watchpost.readers.registry import HEAD_SIZE, choose_reader
 
-    if input_format not in (None, "json") or not json_lines_head(head):
-        return False
-    return input_format == "json" or isinstance(choose_reader(head[:HEAD_SIZE], source), JsonReader)
+    if detect_utf16(head[:4]) is not None:
+        return None
+    name = input_format
+    if name is None:
+        reader = choose_reader(head[:HEAD_SIZE], source)
+        name = None if reader is None else reader.name
+    if name not in LINE_READERS or (name == "json" and not json_lines_head(head)):
+        return None
+    return name
 
 
 def split_source(
@@ -137,12 +173,13 @@ def split_source(
             head = stream.read(HEAD_BYTES)
     except OSError:  # reading it whole reports the problem
         return [source]
-    if not splittable(head, source, input_format):
+    reader = splittable(head, source, input_format)
+    if reader is None:
         return [source]
     parts = -(-size // split_bytes)
     bounds = [size * part // parts for part in range(parts + 1)]
     return [
-        LineRange(source.name, source.open, source.path, bounds[part], bounds[part + 1], part, parts)
+        LineRange(source.name, source.open, source.path, bounds[part], bounds[part + 1], reader, part, parts)
         for part in range(parts)
     ]
 

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import gc
 import heapq
+import io
 import multiprocessing
 import pickle
 import signal
@@ -26,10 +27,10 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING, BinaryIO, Protocol, cast
 
 from watchpost.events import WINDOWS, Event
-from watchpost.hunting.byte_ranges import LineRange
+from watchpost.hunting.byte_ranges import LineRange, RangeStream
 from watchpost.hunting.record_gates import json_line_gate, text_gates
 from watchpost.problems import ProblemLog
 from watchpost.readers.archive import ListedFile
@@ -171,10 +172,18 @@ class SourceMatcher:
         return _guarded(EvtxReader().read_selected(source, problems, selection), source, problems), selection
 
     def _range_events(self, source: LineRange, problems: ProblemLog) -> tuple[Iterator[Event], RangeReading]:
+        from watchpost.readers.registry import FORMATS
+
+        if source.reader != "json":  # a line-per-event text format: its reader over the range
+            reading = RangeReading(None)
+            lines = source.lines(reading.lines)
+            ranged = Source(source.name, lambda: cast(BinaryIO, io.BufferedReader(RangeStream(lines))))
+            events = FORMATS[source.reader].read(ranged, problems)
+            return _guarded(events, source, problems, source.reader), reading
         reading = RangeReading(LineSkips(self.line_gate) if self.line_gate is not None else None)
-        events = JsonReader().read_lines(source.name, source.lines(reading.lines), problems, reading.skips,
-                                         first=source.part == 0)
-        return _guarded(events, source, problems, "json"), reading
+        decoded = JsonReader().read_lines(source.name, source.lines(reading.lines), problems, reading.skips,
+                                          first=source.part == 0)
+        return _guarded(decoded, source, problems, "json"), reading
 
     def in_range(self, event: Event) -> bool:
         moment = event.timestamp

@@ -38,7 +38,8 @@ class SourceRef:
     end: int | None = None
     part: int = 0
     parts: int = 1
-    """A byte range of a JSON Lines file (`byte_ranges.LineRange`) when ``parts`` > 1."""
+    """A byte range (`byte_ranges.LineRange`) when ``parts`` > 1, read by ``reader``."""
+    reader: str = "json"
 
     @property
     def name(self) -> str:
@@ -54,7 +55,8 @@ class SourceRef:
             return None
         if self.parts > 1:
             end = self.end or 0
-            return LineRange(base.name, base.open, base.path, self.start, end, self.part, self.parts)
+            return LineRange(base.name, base.open, base.path, self.start, end, self.reader, self.part,
+                             self.parts)
         if self.member is None:
             return base
         for source in expand_source(base, problems):
@@ -123,10 +125,12 @@ def _refs_of(
                 head = stream.read(HEAD_BYTES)
         except Exception:
             head = b""
-        if splittable(head, source, input_format):
+        reader = splittable(head, source, input_format)
+        if reader is not None:
             parts = -(-size // split_bytes)
             bounds = [size * part // parts for part in range(parts + 1)]
-            return [SourceRef(uri, None, size, bounds[n], bounds[n + 1], n, parts) for n in range(parts)]
+            return [SourceRef(uri, None, size, bounds[n], bounds[n + 1], n, parts, reader)
+                    for n in range(parts)]
     return [SourceRef(uri, None, size)]
 
 
