@@ -201,8 +201,8 @@ def check_input_format(value: str | None) -> str | None:
 @click.option("--placeholders", type=click.Path(exists=True, dir_okay=False, path_type=Path),
               help="YAML file of values for the `expand` modifier's placeholders.")
 @click.option("--jobs", "-j", type=click.IntRange(1, 256), default=1, show_default=True,
-              help="Worker processes matching several inputs in parallel (large JSON Lines files in "
-                   "byte ranges); the alerts are the same whatever the number.")
+              help="Worker processes matching several inputs in parallel (large JSON Lines and "
+                   "syslog files in byte ranges); the alerts are the same whatever the number.")
 @click.option("--engine", type=click.Choice(["local", "spark"]), default="local", show_default=True,
               help="Where detection runs: here (with --jobs) or on Apache Spark (the spark extra; "
                    "inputs may then be s3://, abfs://, gs://, hdfs:// URLs; docs/spark.md).")

@@ -70,8 +70,8 @@ class HuntOptions:
     jobs: int = 1
     """Worker processes matching sources in parallel (several files); alerts do not depend on it."""
     split_bytes: int = SPLIT_BYTES
-    """With ``jobs`` > 1, plain JSON Lines files of at least twice this size are matched in byte
-    ranges of about this size by several workers (`byte_ranges`); 0: never split."""
+    """With ``jobs`` > 1, JSON Lines and Sysmon for Linux syslog files of at least twice this size
+    are matched in byte ranges of about this size by several workers (`byte_ranges`); 0: never."""
     strict: bool = False
     """Refuse to run (`NoRunnableRules`) when any rule cannot run, not only when none can."""
 
