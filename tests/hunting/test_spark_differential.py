@@ -203,3 +203,18 @@ def test_a_stop_ends_a_spark_run_with_what_was_found(
     assert runner.stats.stopped == "SIGTERM" and not runner.stats.complete
     assert found == first and len(found) < len(complete)  # what was found, correlations flushed
     assert runner.stats.sources_done == 1 and len(runner.stats.unfinished) == 20
+
+
+def test_split_syslog_of_sysmon_for_linux(spark: Any, tmp_path: Path) -> None:
+    from datetime import date, timedelta
+
+    template = (PROJECT / "tests" / "fixtures" / "linux" / "sysmon_linux_t1049.log").read_text()
+    days = [(date(2024, 10, 21) + timedelta(days=n)).isoformat() for n in range(100)]
+    path = tmp_path / "syslog"
+    path.write_text("".join(template.replace("2024-10-21", day) for day in days))
+    local = Hunt(HuntOptions())
+    expected = digests(local.run([path]))
+    remote = SparkHunt(spark, HuntOptions(split_bytes=150_000))
+    found = digests(remote.run([path]))
+    assert len(expected) >= 100 and found == expected
+    assert problems_of(remote) == problems_of(local)
