@@ -16,7 +16,7 @@ from pathlib import Path
 
 from peak_memory import peak_mb  # bench/ is on sys.path: these scripts are run by path
 
-from watchpost.engine import Hunt, HuntOptions
+from watchpost.hunting.engine import Hunt, HuntOptions
 
 
 def main() -> None:

@@ -16,9 +16,9 @@ import json
 import time
 from pathlib import Path
 
+from watchpost.hunting.ruleset import RuleIndex, load_ruleset
 from watchpost.problems import ProblemLog
 from watchpost.readers.registry import read_events
-from watchpost.ruleset import RuleIndex, load_ruleset
 
 
 def main() -> None:

@@ -8,13 +8,13 @@ __version__ = "0.1.0"
 __all__ = ["Hunt", "HuntOptions", "hunt", "__version__"]
 
 if TYPE_CHECKING:
-    from watchpost.engine import Hunt, HuntOptions, hunt
+    from watchpost.hunting.engine import Hunt, HuntOptions, hunt
 
 
 def __getattr__(name: str) -> Any:
     # Imported on first use so `import watchpost` stays cheap (pySigma loads only when needed).
     if name in ("Hunt", "HuntOptions", "hunt"):
-        from watchpost import engine
+        from watchpost.hunting import engine
 
         return getattr(engine, name)
     raise AttributeError(name)

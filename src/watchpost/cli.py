@@ -1,4 +1,4 @@
-"""The `watchpost` command: a thin layer over `watchpost.engine`, `watchpost.ruleset` and the sinks.
+"""The `watchpost` command: a thin layer over `watchpost.hunting` (engine, ruleset) and the sinks.
 
 Subcommands that live in `watchpost.commands` are registered at the end of this module.
 """
@@ -22,7 +22,6 @@ from watchpost.commands.examples import examples_folder
 from watchpost.commands.hunt_choices import AnalystChoices, analyst_options, describe_hunt
 from watchpost.commands.rule_selection import rule_selection_options
 from watchpost.commands.time_options import parse_time_range, parse_tz
-from watchpost.engine import Hunt, HuntOptions
 from watchpost.errors import InputNotFound, NoRunnableRules, WatchpostError
 from watchpost.exit_codes import (
     EXIT_ALERTS,
@@ -34,6 +33,7 @@ from watchpost.exit_codes import (
     EXIT_SIGTERM,
     EXIT_USAGE,
 )
+from watchpost.hunting.engine import Hunt, HuntOptions
 from watchpost.reporting import print_load_problems, print_summary
 from watchpost.rules.model import LEVELS
 from watchpost.rules.selection import RuleSelection
@@ -119,7 +119,7 @@ def main(debug: bool) -> None:
         DEBUG["on"] = True
 
 
-def expand_inputs(items: Sequence[str]) -> list[str]:
+def expand_inputs(items: Sequence[str], urls: bool = False) -> list[str]:
     """Inputs as given, with globs expanded (``**`` recurses); a glob matching nothing is an error.
 
     An existing path is taken as it is even if its name holds glob characters; ``-`` is standard
@@ -127,7 +127,7 @@ def expand_inputs(items: Sequence[str]) -> list[str]:
     """
     expanded: list[str] = []
     for item in items:
-        if item == "-" or Path(item).exists():
+        if item == "-" or Path(item).exists() or (urls and "://" in item):
             expanded.append(item)
         elif GLOB_CHARACTERS & set(item):
             matches = sorted(glob.glob(item, recursive=True))
@@ -181,8 +181,14 @@ def check_input_format(value: str | None) -> str | None:
 @click.option("--placeholders", type=click.Path(exists=True, dir_okay=False, path_type=Path),
               help="YAML file of values for the `expand` modifier's placeholders.")
 @click.option("--jobs", "-j", type=click.IntRange(1, 256), default=1, show_default=True,
-              help="Worker processes matching several inputs in parallel; the alerts are the same "
-                   "whatever the number.")
+              help="Worker processes matching several inputs in parallel (large JSON Lines and "
+                   "syslog files in byte ranges); the alerts are the same whatever the number.")
+@click.option("--engine", type=click.Choice(["local", "spark"]), default="local", show_default=True,
+              help="Where detection runs: here (with --jobs) or on Apache Spark (the spark extra; "
+                   "inputs may then be s3://, abfs://, gs://, hdfs:// URLs; docs/spark.md).")
+@click.option("--master", metavar="URL", help="Spark master with --engine spark (default: local[*]).")
+@click.option("--spark-conf", "spark_conf", metavar="KEY=VALUE", multiple=True,
+              help="Spark setting with --engine spark (repeatable).")
 @click.option("--fail-on-alert", is_flag=True, help="Exit with status 1 when any alert was raised.")
 @click.option("--strict", is_flag=True,
               help="Refuse to run (exit 3) when any rule cannot run, not only when none can.")
@@ -192,7 +198,8 @@ def check_input_format(value: str | None) -> str | None:
 def hunt(inputs: tuple[str, ...], use_examples: bool, rules: tuple[Path, ...], output_format: str,
          output: Path | None, input_format: str | None, min_level: str | None, selection: RuleSelection,
          since: str | None, until: str | None, time_field: str | None, display_tz: str,
-         placeholders: Path | None, jobs: int, fail_on_alert: bool, strict: bool, quiet: bool,
+         placeholders: Path | None, jobs: int, engine: str, master: str | None,
+         spark_conf: tuple[str, ...], fail_on_alert: bool, strict: bool, quiet: bool,
          **choices: Any) -> None:
     """Run Sigma rules over log files, folders, globs, archives or `-` (standard input).
 
@@ -200,7 +207,8 @@ def hunt(inputs: tuple[str, ...], use_examples: bool, rules: tuple[Path, ...], o
     output (or --output); problems, progress and the closing summary go to standard error.
     Ctrl-C (or SIGTERM) stops the hunt: the alerts found so far are written, marked as partial.
     """
-    paths = expand_inputs(inputs) + ([str(examples_folder())] if use_examples else [])
+    spark = spark_session_factory(engine, master, spark_conf)
+    paths = expand_inputs(inputs, urls=spark is not None) + ([str(examples_folder())] if use_examples else [])
     if not paths:
         raise click.UsageError("give the logs to hunt (files, folders, globs, - for standard input), "
                                "or --examples")
@@ -213,27 +221,52 @@ def hunt(inputs: tuple[str, ...], use_examples: bool, rules: tuple[Path, ...], o
                           selection=selection, time_field=time_field)
     stream = open_output(output, output_format)
     err = sys.stderr
-    engine = load_hunt(options, err, quiet)
-    print_load_problems(engine.ruleset.problems, err, quiet)
-    print_load_problems(engine.ruleset.report.notes, err, quiet, prefix="rule note")
+    hunter = load_hunt(options, err, quiet, spark)
+    print_load_problems(hunter.ruleset.problems, err, quiet)
+    print_load_problems(hunter.ruleset.report.notes, err, quiet, prefix="rule note")
     try:
-        run_hunt(engine, paths, output_format, stream, output is not None, tz, quiet, analyst)
+        run_hunt(hunter, paths, output_format, stream, output is not None, tz, quiet, analyst)
     except BrokenPipeError:
         # The reader of our output went away (`watchpost hunt … | head`): stop quietly, like other
         # Unix tools, with the shell's status for SIGPIPE rather than the --fail-on-alert status.
         silence_stdout()
         sys.exit(EXIT_BROKEN_PIPE)
     if not quiet:
-        print_summary(engine, err)
-    sys.exit(hunt_status(engine, fail_on_alert))
+        print_summary(hunter, err)
+    sys.exit(hunt_status(hunter, fail_on_alert))
 
 
-def load_hunt(options: HuntOptions, err: IO[str], quiet: bool) -> Hunt:
+def spark_session_factory(engine: str, master: str | None, conf: tuple[str, ...]) -> Any | None:
+    """With ``--engine spark``: what makes the SparkSession when the hunt starts (None: local).
+    Spark options without it, a bad ``--spark-conf`` or no pyspark are usage errors (exit 2)."""
+    if engine != "spark":
+        if master is not None or conf:
+            raise click.BadParameter("--master and --spark-conf need --engine spark", param_hint="--engine")
+        return None
+    from watchpost.hunting.spark_session import parse_conf, session
+
+    try:
+        pairs = parse_conf(conf)
+    except ValueError as bad:
+        raise click.BadParameter(str(bad), param_hint="--spark-conf") from bad
+    try:
+        import pyspark  # noqa: F401
+    except ImportError as missing:
+        raise click.UsageError("--engine spark needs pyspark: pip install 'watchpost[spark]' "
+                               "(and Java 17+)") from missing
+    return lambda: session(master, pairs)
+
+
+def load_hunt(options: HuntOptions, err: IO[str], quiet: bool, spark: Any | None = None) -> Hunt:
     """The hunt with its rules loaded; no runnable rule (any, with ``--strict``) ends the command
     with `EXIT_RULES` after saying which rules could not run and that none ran."""
     from watchpost.progress import rule_load_progress
 
     try:
+        if spark is not None:
+            from watchpost.hunting.spark import SparkHunt
+
+            return SparkHunt(spark, options, progress=rule_load_progress(err, quiet=quiet))
         return Hunt(options, progress=rule_load_progress(err, quiet=quiet))
     except NoRunnableRules as refused:
         print_load_problems(list(refused.problems), err, quiet=False)

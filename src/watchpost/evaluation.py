@@ -37,7 +37,7 @@ from datetime import datetime
 from pathlib import Path
 
 from watchpost.alerts import Alert
-from watchpost.engine import Hunt, HuntOptions
+from watchpost.hunting.engine import Hunt, HuntOptions
 from watchpost.simulation.records import COMPANION, CONTEXT, NEGATIVE, POSITIVE
 
 AMBIGUOUS_POLICY = "no alert"

@@ -23,7 +23,7 @@ REFRESHES_PER_SECOND = 4
 
 
 class Counters(Protocol):
-    """The counters the line shows (`watchpost.engine.HuntStats` has them)."""
+    """The counters the line shows (`watchpost.hunting.engine.HuntStats` has them)."""
 
     sources: int
     events: int
@@ -141,7 +141,7 @@ class RuleLoadProgress:
 
 
 def rule_load_progress(err: IO[str], *, quiet: bool) -> RuleLoadProgress | None:
-    """The ``progress`` to give `watchpost.ruleset.load_ruleset`: a `RuleLoadProgress` on a
+    """The ``progress`` to give `watchpost.hunting.ruleset.load_ruleset`: a `RuleLoadProgress` on a
     terminal ``err``, None when ``err`` is not a terminal or with ``--quiet``."""
     if quiet or not is_terminal(err):
         return None

@@ -10,7 +10,7 @@ from watchpost.rules.model import LEVELS, RuleProblem
 from watchpost.sinks.terminal_text import sanitise_terminal
 
 if TYPE_CHECKING:
-    from watchpost.engine import Hunt
+    from watchpost.hunting.engine import Hunt
 
 SHOW_AT_MOST = 20
 SHOW_FILES = 10

@@ -31,8 +31,8 @@ import yaml
 
 from watchpost.alerts import Alert
 from watchpost.events import Event, LogsourceHint, Origin
+from watchpost.hunting.ruleset import RuleSet, load_ruleset
 from watchpost.matching.model import Match
-from watchpost.ruleset import RuleSet, load_ruleset
 
 TESTS_SUFFIX = ".tests.yml"
 RULE_SUFFIXES = (".yml", ".yaml")

@@ -15,7 +15,6 @@ import pytest
 from click.testing import CliRunner
 
 from tests.conftest import PROJECT
-from watchpost import engine
 from watchpost.cli import main
 from watchpost.exit_codes import (
     EXIT_ALERTS,
@@ -26,6 +25,7 @@ from watchpost.exit_codes import (
     EXIT_STATUSES,
     EXIT_USAGE,
 )
+from watchpost.hunting import engine
 
 SEED = PROJECT / "tests" / "fixtures" / "seed"
 NET_USE = str(SEED / "net_use_events.xml")

@@ -15,7 +15,7 @@ from click.testing import CliRunner
 from tests.conftest import PROJECT
 from watchpost.alerts import SUMMARY_ORDER
 from watchpost.cli import main
-from watchpost.engine import Hunt, HuntOptions
+from watchpost.hunting.engine import Hunt, HuntOptions
 from watchpost.rules.selection import RuleSelection
 
 EXAMPLES = PROJECT / "examples"

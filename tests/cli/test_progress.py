@@ -12,7 +12,7 @@ from dataclasses import dataclass
 import pytest
 
 from tests.conftest import PROJECT
-from watchpost.engine import Hunt, HuntOptions, HuntStats
+from watchpost.hunting.engine import Hunt, HuntOptions, HuntStats
 from watchpost.progress import HuntProgress, ProgressLine, hunt_progress
 
 SEED = PROJECT / "tests" / "fixtures" / "seed"

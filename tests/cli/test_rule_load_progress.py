@@ -5,9 +5,9 @@ from __future__ import annotations
 import io
 from pathlib import Path
 
+from watchpost.hunting.ruleset import build_ruleset
 from watchpost.progress import RULE_PROGRESS_DELAY, RuleLoadProgress, rule_load_progress
 from watchpost.rules.model import COMPILING, READING
-from watchpost.ruleset import build_ruleset
 
 
 class Terminal(io.StringIO):

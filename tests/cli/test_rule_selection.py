@@ -15,8 +15,8 @@ from click.testing import CliRunner
 
 from tests.conftest import SHARED
 from watchpost.cli import main
-from watchpost.engine import bundled_pack
 from watchpost.exit_codes import EXIT_RULES
+from watchpost.hunting.engine import bundled_pack
 from watchpost.rules.selection import NOISY_RULES, read_id_list
 
 A, B, C, D = ("aaaaaaaa-0000-4000-8000-000000000001", "bbbbbbbb-0000-4000-8000-000000000002",
@@ -237,7 +237,7 @@ def test_worker_processes_run_the_same_selection(pack: Path, log: Path, tmp_path
 
 
 def test_the_python_api_runs_every_rule_unless_given_a_selection(pack: Path, log: Path) -> None:
-    from watchpost.engine import Hunt, HuntOptions
+    from watchpost.hunting.engine import Hunt, HuntOptions
     from watchpost.rules.selection import RuleSelection
 
     everything = Hunt(HuntOptions(rules=[pack]))

@@ -10,7 +10,7 @@ from click.testing import CliRunner
 
 from tests.conftest import PROJECT
 from watchpost.cli import main
-from watchpost.engine import bundled_pack
+from watchpost.hunting.engine import bundled_pack
 
 SEED = PROJECT / "tests" / "fixtures" / "seed"
 

@@ -10,9 +10,9 @@ from typing import Any
 
 from watchpost.backends import BUILTIN_BACKENDS
 from watchpost.backends.pack_conversion import convert_pack
+from watchpost.hunting.ruleset import default_translators
 from watchpost.rules.loader import load_rules
 from watchpost.rules.meta import describe_rule
-from watchpost.ruleset import default_translators
 
 ROOT = Path(__file__).resolve().parents[2]
 GOLDEN = ROOT / "tests" / "fixtures" / "convert" / "golden_correlations.jsonl"

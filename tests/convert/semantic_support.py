@@ -19,7 +19,7 @@ from typing import Any
 
 from tests.conftest import PROJECT
 from watchpost.correlation.keys import is_pid_field, normalise_key
-from watchpost.ruleset import load_ruleset
+from watchpost.hunting.ruleset import load_ruleset
 from watchpost.ruletests import alerts_over, events_of, find_test_files, load_test_file
 
 PACK = PROJECT / "src" / "watchpost" / "packs" / "t1049"

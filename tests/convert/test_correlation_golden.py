@@ -60,7 +60,7 @@ def test_the_golden_file_covers_every_type_for_every_target() -> None:
 
 
 def test_every_correlation_of_the_pack_converts_for_splunk_and_sparksql() -> None:
-    from watchpost.engine import Hunt
+    from watchpost.hunting.engine import Hunt
 
     correlations = len(Hunt().ruleset.correlations)  # 11: the seed's, lifecycle, bursts, cloud
     assert correlations >= 10

@@ -12,8 +12,8 @@ from tests.conftest import PROJECT
 from watchpost.backends import BUILTIN_BACKENDS
 from watchpost.backends.pack_conversion import convert_pack
 from watchpost.cli import main
+from watchpost.hunting.ruleset import default_translators
 from watchpost.rules.loader import load_rules
-from watchpost.ruleset import default_translators
 
 PACK = PROJECT / "src" / "watchpost" / "packs" / "t1049"
 LIFECYCLE = PACK / "windows" / "security_win_discovery_process_lifecycle.yml"

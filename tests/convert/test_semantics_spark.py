@@ -36,9 +36,9 @@ from tests.convert.semantic_support import (
 from watchpost.backends.correlation_plan import plan_correlations
 from watchpost.backends.pack_conversion import convert_pack
 from watchpost.backends.sparksql import SparkSqlBackend
+from watchpost.hunting.ruleset import default_translators
 from watchpost.rules.loader import load_rules
 from watchpost.rules.meta import describe_rule
-from watchpost.ruleset import default_translators
 
 pytestmark = [pytest.mark.slow,
               pytest.mark.skipif(importlib.util.find_spec("pyspark") is None,

@@ -28,9 +28,9 @@ from tests.convert.semantic_support import (
     unexplained_differences,
 )
 from watchpost.backends.pack_conversion import DetectionQueries
+from watchpost.hunting.ruleset import default_translators
 from watchpost.rules.loader import load_rules
 from watchpost.rules.meta import describe_rule
-from watchpost.ruleset import default_translators
 
 sqlite_backend = pytest.importorskip("sigma.backends.sqlite",
                                      reason="pysigma-backend-sqlite is not installed")

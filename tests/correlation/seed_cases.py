@@ -89,8 +89,8 @@ def write_events(folder: Path, name: str, events: Sequence[ElementTree.Element])
 
 def hunt_seed(paths: Sequence[Path]) -> list[Alert]:
     """The seed rules (from the fixtures, translated by the loader hook) over ``paths``, run by
-    the engine as a user would (`watchpost.engine.Hunt`); no rule or read problem is expected."""
-    from watchpost.engine import Hunt, HuntOptions
+    the engine as a user would (`watchpost.hunting.engine.Hunt`); no rule or read problem is expected."""
+    from watchpost.hunting.engine import Hunt, HuntOptions
 
     hunt = Hunt(HuntOptions(rules=SEED_RULES))
     assert hunt.problems.count() == 0, hunt.problems.problems

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from watchpost.events import Event, LogsourceHint, Origin
-from watchpost.ruleset import load_ruleset
+from watchpost.hunting.ruleset import load_ruleset
 from watchpost.ruletests import alerts_over
 
 PACK = Path(__file__).resolve().parents[2] / "src" / "watchpost" / "packs" / "t1049" / "burst"

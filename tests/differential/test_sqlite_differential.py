@@ -12,7 +12,7 @@ import pytest
 import yaml
 
 from tests.differential.sqlite_reference import Hit, convert_rules, event_table, run_queries
-from watchpost.engine import Hunt, HuntOptions
+from watchpost.hunting.engine import Hunt, HuntOptions
 from watchpost.problems import ProblemLog
 from watchpost.readers.registry import read_events
 

@@ -8,7 +8,7 @@ from pathlib import Path
 import jsonschema
 
 from tests.conftest import PROJECT, SHARED
-from watchpost.engine import Hunt, HuntOptions
+from watchpost.hunting.engine import Hunt, HuntOptions
 from watchpost.sinks.jsonl import dump_alert
 
 SCHEMA = json.loads((PROJECT / "docs" / "alert.schema.json").read_text())

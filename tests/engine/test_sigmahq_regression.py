@@ -10,7 +10,7 @@ import pytest
 import yaml
 
 from tests.conftest import SHARED
-from watchpost.engine import Hunt, HuntOptions
+from watchpost.hunting.engine import Hunt, HuntOptions
 
 SIGMA = SHARED / "sigma"
 RULE_FOLDERS = ("rules", "rules-threat-hunting", "rules-emerging-threats")

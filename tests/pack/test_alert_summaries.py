@@ -14,8 +14,8 @@ import pytest
 
 from watchpost.alert_merging import MergeSettings
 from watchpost.alerts import Alert, process_number, summarise
-from watchpost.engine import Hunt, HuntOptions
 from watchpost.events import Event, Origin
+from watchpost.hunting.engine import Hunt, HuntOptions
 from watchpost.simulation import resolve, simulate
 
 WINDOWS_PROCESS_FACTS = {"host", "user", "process", "process_id", "parent", "parent_id", "command_line"}

@@ -37,8 +37,8 @@ def test_a_folder_walk_skips_tests_files_and_keeps_rules(tmp_path: Path) -> None
 
 
 def test_the_bundled_pack_loads_without_problems_beside_its_test_files() -> None:
-    from watchpost.engine import bundled_pack
-    from watchpost.ruleset import load_ruleset
+    from watchpost.hunting.engine import bundled_pack
+    from watchpost.hunting.ruleset import load_ruleset
 
     pack = bundled_pack()
     assert list(pack.rglob("*.tests.yml")), "the pack has rule test files"

@@ -11,7 +11,7 @@ import yaml
 from click.testing import CliRunner
 
 from watchpost.cli import main
-from watchpost.engine import bundled_pack
+from watchpost.hunting.engine import bundled_pack
 from watchpost.rules.model import LEVELS
 from watchpost.ruletests import find_rule_files
 

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from watchpost.engine import bundled_pack
+from watchpost.hunting.engine import bundled_pack
 from watchpost.ruletests import (
     find_rule_files,
     find_test_files,

@@ -12,13 +12,13 @@ import pytest
 import re2
 
 from tests.conftest import SHARED
-from watchpost import rule_cache
 from watchpost.events import WINDOWS, Event, Origin
+from watchpost.hunting import rule_cache
+from watchpost.hunting.ruleset import RuleSet, build_ruleset, literal_requirement, load_ruleset
 from watchpost.matching.re2_calls import LazyRegex, Re2Test, compile_re2
 from watchpost.matching.string_patterns import TextPattern
 from watchpost.problems import ProblemLog
 from watchpost.readers.registry import read_events
-from watchpost.ruleset import RuleSet, build_ruleset, literal_requirement, load_ruleset
 
 EVTX = SHARED / "samples" / "windows" / "evtx"
 HEAD = "title: {title}\nid: 5d0c2a61-0000-4000-8000-00000000000{n}\nlogsource: {{{logsource}}}\nlevel: low\n"

@@ -6,7 +6,7 @@ from itertools import product
 
 from tests.conftest import SHARED
 from watchpost.events import LogsourceHint
-from watchpost.ruleset import load_ruleset
+from watchpost.hunting.ruleset import load_ruleset
 
 
 def test_candidates_by_selectors_are_those_every_variant_admits() -> None:

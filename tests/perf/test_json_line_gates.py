@@ -10,12 +10,12 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import SHARED
-from watchpost import record_gates
-from watchpost.engine import Hunt, HuntOptions
+from watchpost.hunting import record_gates
+from watchpost.hunting.engine import Hunt, HuntOptions
+from watchpost.hunting.record_gates import EVTX_DUMP_KEY, json_line_gate, literal_run, searchable_literals
+from watchpost.hunting.source_hunts import SourceMatcher
 from watchpost.problems import ProblemLog
 from watchpost.readers.archive import iter_sources
-from watchpost.record_gates import EVTX_DUMP_KEY, json_line_gate, literal_run, searchable_literals
-from watchpost.source_hunts import SourceMatcher
 
 SAMPLES = SHARED / "samples"
 PROCESS_CREATION = SHARED / "sigma" / "rules" / "windows" / "process_creation"
@@ -131,7 +131,7 @@ def test_sigmahq_rules_match_the_same_json_lines_with_the_gate(pattern: str) -> 
 def test_hunt_alerts_and_counts_are_the_same_with_the_gate(monkeypatch: pytest.MonkeyPatch) -> None:
     lsass = [SAMPLES / "windows" / "json"]
     gated = _alerts([], lsass)
-    monkeypatch.setattr("watchpost.source_hunts.json_line_gate", lambda index: None)
+    monkeypatch.setattr("watchpost.hunting.source_hunts.json_line_gate", lambda index: None)
     plain = _alerts([], lsass)
     assert gated[0] == plain[0] and gated[0]
     assert gated[1] == plain[1]

@@ -10,17 +10,17 @@ import pytest
 from evtx import PyEvtxParser
 
 from tests.conftest import SHARED
-from watchpost import source_hunts
 from watchpost.alert_merging import MergeSettings
 from watchpost.alerts import Alert
-from watchpost.engine import Hunt, HuntOptions
 from watchpost.events import WINDOWS
+from watchpost.hunting import source_hunts
+from watchpost.hunting.engine import Hunt, HuntOptions
+from watchpost.hunting.source_hunts import SourceMatcher
 from watchpost.problems import ProblemLog
 from watchpost.readers.archive import iter_sources
 from watchpost.readers.evtx import RecordSelection, raw_channel, raw_event_id
 from watchpost.readers.registry import read_events
 from watchpost.readers.winevent import flatten_windows_event
-from watchpost.source_hunts import SourceMatcher
 
 EVTX = SHARED / "samples" / "windows" / "evtx"
 REGRESSION = SHARED / "sigma" / "regression_data"
@@ -174,7 +174,7 @@ def test_merged_alerts_are_in_time_order_and_complete(rules: Path) -> None:
 
 
 def test_the_literal_prefilter_finds_the_matches_of_plain_evaluation() -> None:
-    from watchpost.ruleset import RuleIndex, load_ruleset
+    from watchpost.hunting.ruleset import RuleIndex, load_ruleset
 
     sigma = SHARED / "sigma"
     ruleset = load_ruleset([sigma / "rules" / "windows", sigma / "rules-threat-hunting" / "windows",

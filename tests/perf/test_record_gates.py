@@ -8,11 +8,11 @@ import pytest
 import re2
 
 from tests.conftest import SHARED
-from watchpost.engine import Hunt, HuntOptions
+from watchpost.hunting.engine import Hunt, HuntOptions
+from watchpost.hunting.record_gates import _pattern, json_text, searchable_literals, text_gates
+from watchpost.hunting.source_hunts import SourceMatcher
 from watchpost.problems import ProblemLog
 from watchpost.readers.archive import iter_sources
-from watchpost.record_gates import _pattern, json_text, searchable_literals, text_gates
-from watchpost.source_hunts import SourceMatcher
 
 EVTX = SHARED / "samples" / "windows" / "evtx"
 REGRESSION = SHARED / "sigma" / "regression_data"

@@ -8,9 +8,9 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import SHARED
-from watchpost import rule_cache
-from watchpost.engine import Hunt, HuntOptions
-from watchpost.ruleset import build_ruleset, load_ruleset
+from watchpost.hunting import rule_cache
+from watchpost.hunting.engine import Hunt, HuntOptions
+from watchpost.hunting.ruleset import build_ruleset, load_ruleset
 
 SAMPLE = SHARED / "samples" / "windows" / "evtx"
 RULE = ("title: {title}\nid: 4c2b9d3e-0000-4000-8000-00000000000{n}\n"

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from watchpost.source_hunts import MAX_BATCH, batches
+from watchpost.hunting.source_hunts import MAX_BATCH, batches
 
 
 @pytest.mark.parametrize(("count", "jobs"), [(1, 2), (2, 2), (7, 3), (183, 2), (10_797, 2), (5_000, 8)])

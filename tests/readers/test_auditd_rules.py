@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-import watchpost.engine as engine
+import watchpost.hunting.engine as engine
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "linux"
 RULES = Path(__file__).resolve().parents[3] / "shared" / "sigma" / "rules"

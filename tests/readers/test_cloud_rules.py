@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-import watchpost.engine as engine
+import watchpost.hunting.engine as engine
 
 SHARED = Path(__file__).resolve().parents[3] / "shared"
 STRATUS = SHARED / "samples" / "cloud" / "aws" / "stratus-red-team"

@@ -122,7 +122,7 @@ def test_the_registry_picks_this_reader_for_a_json_named_file() -> None:
 
 
 def test_macos_network_connections_discovery_rule_fires() -> None:
-    import watchpost.engine as engine
+    import watchpost.hunting.engine as engine
     rule = (
         RULES / "macos" / "process_creation" / "proc_creation_macos_system_network_connections_discovery.yml"
     )

@@ -9,13 +9,13 @@ from typing import BinaryIO
 
 import pytest
 
-from watchpost import source_hunts
-from watchpost.engine import Hunt
+from watchpost.hunting import source_hunts
+from watchpost.hunting.engine import Hunt
+from watchpost.hunting.source_hunts import SourceMatcher
 from watchpost.problems import ProblemLog
 from watchpost.readers import archive
 from watchpost.readers.archive import HEAD_PEEK, ListedFile, iter_sources
 from watchpost.readers.evtx import EVTX_MAGIC
-from watchpost.source_hunts import SourceMatcher
 
 SHARED = Path(__file__).resolve().parents[2].parent / "shared"
 EVTX_SAMPLE = SHARED / "samples" / "windows" / "evtx" / "mdecrevoisier_4688_net_use_and_net_view.evtx"

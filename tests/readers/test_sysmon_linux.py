@@ -133,7 +133,7 @@ def test_the_registry_picks_this_reader() -> None:
 
 
 def test_network_connections_discovery_rule_fires() -> None:
-    import watchpost.engine as engine
+    import watchpost.hunting.engine as engine
     rule = RULES / "linux" / "process_creation" / "proc_creation_lnx_system_network_connections_discovery.yml"
     alerts = list(engine.hunt([FIXTURE], rules=[rule]))
     assert [(a.rule.id, a.events[0].get("Image")) for a in alerts] == [

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from watchpost.events import Event, LogsourceHint, Origin
-from watchpost.ruleset import load_ruleset
+from watchpost.hunting.ruleset import load_ruleset
 
 RULE = Path("sigma/rules/windows/create_remote_thread/create_remote_thread_win_hktl_cactustorch.yml")
 BASE = {

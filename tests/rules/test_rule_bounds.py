@@ -9,12 +9,12 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import PROJECT
+from watchpost.hunting.ruleset import build_ruleset
 from watchpost.matching.regex_bounds import MAX_REGEX_NESTING, group_nesting
 from watchpost.matching.regex_literals import required_regex_literals
 from watchpost.rules import rule_yaml
 from watchpost.rules.loader import load_rules
 from watchpost.rules.model import COMPILING, READING
-from watchpost.ruleset import build_ruleset
 
 GOOD = (PROJECT / "tests" / "fixtures" / "hostile_rules" / "good.yml").read_text()
 
@@ -78,7 +78,7 @@ def test_linked_rule_folders_are_followed_once_even_in_a_loop(tmp_path: Path) ->
 
 
 def test_the_rule_cache_key_sees_files_under_linked_folders(tmp_path: Path) -> None:
-    from watchpost.rule_cache import cache_key
+    from watchpost.hunting.rule_cache import cache_key
 
     real, top = tmp_path / "real", tmp_path / "top"
     real.mkdir()

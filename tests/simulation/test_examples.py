@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from watchpost.engine import Hunt, HuntOptions
+from watchpost.hunting.engine import Hunt, HuntOptions
 from watchpost.simulation import resolve, simulate
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"

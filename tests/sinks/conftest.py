@@ -8,7 +8,7 @@ import pytest
 
 from tests.sinks.hostile import payloads, write_hostile_case
 from watchpost.alerts import Alert
-from watchpost.engine import hunt
+from watchpost.hunting.engine import hunt
 
 
 @pytest.fixture(scope="session")

@@ -36,7 +36,7 @@ from typing import Any
 from tests.watch.poisoned_watch import POISON
 from tests.watch.replay import PROJECT, sysmon_line
 from watchpost.alerts import format_time
-from watchpost.engine import hunt
+from watchpost.hunting.engine import hunt
 from watchpost.watch.state import STATE_FILE
 
 START = datetime(2021, 3, 15, 8, 0, 0, tzinfo=UTC)

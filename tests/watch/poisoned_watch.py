@@ -9,7 +9,7 @@ from typing import Any
 
 from watchpost.commands.watch import watch
 from watchpost.events import Event
-from watchpost.ruleset import RuleIndex
+from watchpost.hunting.ruleset import RuleIndex
 
 POISON = "POISON-PILL"
 _original = RuleIndex.match

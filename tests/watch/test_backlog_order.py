@@ -13,8 +13,8 @@ from pathlib import Path
 import pytest
 
 from tests.watch.replay import DISCOVERY, NOISE, jsonl_ids
-from watchpost.engine import hunt
 from watchpost.events import Event, Origin
+from watchpost.hunting.engine import hunt
 from watchpost.watch import open_files
 from watchpost.watch.delivery import DurableJsonlSink
 from watchpost.watch.loop import Watch, WatchOptions, merge_by_time

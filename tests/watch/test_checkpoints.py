@@ -14,11 +14,11 @@ import pytest
 
 from tests.watch.replay import SEED_EVENTS, append, jsonl_ids, labelled_stream
 from watchpost.correlation import CorrelationEngine
-from watchpost.engine import bundled_pack, hunt
+from watchpost.hunting.engine import bundled_pack, hunt
+from watchpost.hunting.ruleset import load_ruleset
 from watchpost.matching.model import Match
 from watchpost.problems import ProblemLog
 from watchpost.readers.registry import read_events
-from watchpost.ruleset import load_ruleset
 from watchpost.watch.correlation_state import EngineSaver, restore_engine
 from watchpost.watch.delivery import DeliverySink, DurableJsonlSink, OutboxSink
 from watchpost.watch.loop import Watch, WatchOptions

@@ -15,7 +15,7 @@ from click.testing import CliRunner
 
 from tests.watch.replay import PROJECT, SEED_EVENTS, jsonl_ids, wait_until, watch_command
 from watchpost.commands.watch import watch
-from watchpost.engine import hunt
+from watchpost.hunting.engine import hunt
 from watchpost.problems import ProblemLog
 from watchpost.watch.evtx_tail import EvtxTail
 from watchpost.watch.state import Position, StateStore

@@ -15,10 +15,10 @@ import pytest
 from tests.watch.replay import SEED_EVENTS, append, jsonl_ids, labelled_stream
 from tests.watch.test_checkpoints import Recorder
 from watchpost.alerts import Alert
-from watchpost.engine import bundled_pack, hunt
+from watchpost.hunting.engine import bundled_pack, hunt
+from watchpost.hunting.ruleset import RuleSet, load_ruleset
 from watchpost.problems import ProblemLog
 from watchpost.readers.registry import read_events
-from watchpost.ruleset import RuleSet, load_ruleset
 from watchpost.watch.delivery import DeliverySink, DurableJsonlSink, OutboxSink
 from watchpost.watch.loop import Watch, WatchOptions
 from watchpost.watch.state import Checkpoint, StateStore

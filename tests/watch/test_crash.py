@@ -23,7 +23,7 @@ from tests.watch.replay import (
     watch_command,
 )
 from watchpost.alert_merging import MergeSettings
-from watchpost.engine import hunt
+from watchpost.hunting.engine import hunt
 
 BULK = 5000
 

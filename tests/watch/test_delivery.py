@@ -17,11 +17,11 @@ import pytest
 from tests.watch.replay import SEED_EVENTS, wait_until
 from watchpost.alerts import Alert
 from watchpost.correlation import CorrelationEngine
-from watchpost.engine import bundled_pack
+from watchpost.hunting.engine import bundled_pack
+from watchpost.hunting.ruleset import RuleSet, load_ruleset
 from watchpost.matching.model import Match
 from watchpost.problems import ProblemLog
 from watchpost.readers.registry import read_events
-from watchpost.ruleset import RuleSet, load_ruleset
 from watchpost.sinks.jsonl import dump_alert
 from watchpost.sinks.syslog import SyslogTransport, format_message
 from watchpost.sinks.webhook import WebhookTransport

@@ -18,8 +18,8 @@ from pathlib import Path
 import pytest
 
 from tests.watch.replay import PROJECT, append, jsonl_ids, labelled_stream, watch_command
-from watchpost.engine import hunt
 from watchpost.exit_codes import EXIT_OK, EXIT_STATE, EXIT_UNDELIVERED
+from watchpost.hunting.engine import hunt
 from watchpost.watch.delivery import DurableJsonlSink, TerminalSink
 from watchpost.watch.loop import Watch, WatchOptions
 from watchpost.watch.state import STATE_FILE, StateStore

@@ -13,7 +13,7 @@ import pytest
 
 from tests.watch.replay import append, jsonl_ids, labelled_stream
 from tests.watch.test_followers import drain, line, texts, write
-from watchpost.engine import hunt
+from watchpost.hunting.engine import hunt
 from watchpost.problems import ProblemLog
 from watchpost.watch import open_files
 from watchpost.watch.delivery import DurableJsonlSink

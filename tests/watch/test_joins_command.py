@@ -11,7 +11,7 @@ from pathlib import Path
 import orjson
 
 from tests.watch.replay import kill, run_to_end, start_watch, wait_until, watch_command
-from watchpost.engine import hunt
+from watchpost.hunting.engine import hunt
 from watchpost.sinks.jsonl import dump_alert
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"

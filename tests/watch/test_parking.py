@@ -14,7 +14,7 @@ from tests.watch.replay import append, jsonl_ids, labelled_stream
 from tests.watch.test_checkpoints import open_watch, steps
 from watchpost.correlation import CorrelationEngine
 from watchpost.correlation.occurrence import Occurrence, Parked
-from watchpost.engine import hunt
+from watchpost.hunting.engine import hunt
 
 
 def held(engine: CorrelationEngine) -> dict[int, Occurrence | Parked]:

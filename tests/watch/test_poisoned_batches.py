@@ -12,10 +12,10 @@ import pytest
 
 from tests.watch.replay import append, jsonl_ids, labelled_stream
 from watchpost.alerts import Alert
-from watchpost.engine import hunt
 from watchpost.events import Event
+from watchpost.hunting.engine import hunt
+from watchpost.hunting.ruleset import RuleIndex
 from watchpost.readers.json import JsonReader
-from watchpost.ruleset import RuleIndex
 from watchpost.watch.delivery import DeliverySink, DurableJsonlSink
 from watchpost.watch.loop import BatchFailed, Watch, WatchOptions
 from watchpost.watch.state import Checkpoint, StateStore

@@ -15,7 +15,7 @@ import pytest
 
 from tests.watch.replay import labelled_stream, run_to_end, start_watch, wait_until, watch_command
 from tests.watch.test_followers import drain, line, texts, write
-from watchpost.engine import hunt
+from watchpost.hunting.engine import hunt
 from watchpost.problems import ProblemLog
 from watchpost.watch import open_files
 from watchpost.watch.followers import FileFollower, FollowOptions

@@ -142,8 +142,8 @@ def convert_rules(backend: Any, paths: Sequence[Path], target: str, backend_form
                   output_format: str, stream: IO[str], include_helpers: bool = False) -> int:
     """Write the conversions; returns how many rules failed (loading or converting)."""
     from watchpost.backends.pack_conversion import convert_pack
+    from watchpost.hunting.ruleset import default_translators
     from watchpost.rules.loader import load_rules
-    from watchpost.ruleset import default_translators
 
     err = sys.stderr
     loaded = load_rules(list(paths), translators=default_translators())

@@ -19,7 +19,7 @@ from watchpost.alert_merging import MergeSettings
 from watchpost.sinks.report_context import HuntDescription, RuleRun
 
 if TYPE_CHECKING:
-    from watchpost.engine import Hunt
+    from watchpost.hunting.engine import Hunt
 
 Command = TypeVar("Command", bound=Callable[..., Any])
 DEFAULT_DIR_FORMATS = ("html", "csv", "jsonl")

@@ -186,7 +186,7 @@ def package_version(unpacked: Path, final_url: str, sha256: str) -> str:
 
 def verify(unpacked: Path) -> tuple[int, int, list[str]]:
     """Files, runnable rules and problems of the unpacked rules (the checks of `rules check`)."""
-    from watchpost.ruleset import build_ruleset
+    from watchpost.hunting.ruleset import build_ruleset
 
     ruleset = build_ruleset([unpacked])
     runnable = len(ruleset.detections) + len(ruleset.correlations)

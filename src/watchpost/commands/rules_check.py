@@ -24,10 +24,10 @@ def rules_check(paths: tuple[Path, ...], placeholders: Path | None, selection: R
     `watchpost hunt`), a line before the totals says how many of the runnable rules `hunt` would
     run with them (the noisy-rules list counts as a filter unless --enable-noisy-rules).
     """
-    from watchpost.engine import bundled_pack
+    from watchpost.hunting.engine import bundled_pack
+    from watchpost.hunting.ruleset import load_ruleset
     from watchpost.progress import rule_load_progress
     from watchpost.rules.selection import select_rules
-    from watchpost.ruleset import load_ruleset
     from watchpost.sinks.terminal_text import sanitise_terminal
 
     progress = rule_load_progress(sys.stderr, quiet=False)

@@ -59,8 +59,8 @@ def describe_rules(paths: Sequence[Path], selection: RuleSelection | None = None
                    ) -> tuple[Selected, list[str]]:
     """The rules of ``paths`` (default: the bundled pack) that ``selection`` keeps, as `hunt` would
     run them, and the problems of the rules that cannot run."""
-    from watchpost.engine import bundled_pack
-    from watchpost.ruleset import load_ruleset
+    from watchpost.hunting.engine import bundled_pack
+    from watchpost.hunting.ruleset import load_ruleset
 
     ruleset = load_ruleset(list(paths) or [bundled_pack()])
     selected = select_rules(ruleset, selection or RuleSelection())

@@ -33,7 +33,7 @@ def rules_test(paths: tuple[Path, ...], require_tests: bool, quiet: bool, select
     PATHS default to the bundled T1049 pack. With rule filters (those of `watchpost hunt`), only
     the test files of rule files holding a rule the filters keep are run.
     """
-    from watchpost.engine import bundled_pack
+    from watchpost.hunting.engine import bundled_pack
     from watchpost.ruletests import find_test_files, untested_rules
 
     roots = list(paths) or [bundled_pack()]
@@ -67,8 +67,8 @@ def selected_results(roots: Sequence[Path], selection: RuleSelection) -> Iterato
 
     A test file runs against every rule of its rule file (a correlation's base rules included).
     """
+    from watchpost.hunting.ruleset import load_ruleset
     from watchpost.rules.selection import select_rules
-    from watchpost.ruleset import load_ruleset
     from watchpost.ruletests import find_test_files, load_test_file, run_test_file
 
     for path in find_test_files(roots):

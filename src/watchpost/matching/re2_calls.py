@@ -6,7 +6,7 @@ bookkeeping, a match object): ~2.8 us per search of a 100-character text, of whi
 ``Match`` directly on the UTF-8 text (the wrapper encodes it the same way) and looks at the
 first span. It pickles as the compiled expression and recompiles the same way.
 
-The rule cache (`watchpost.rule_cache`) pickles compiled expressions as `LazyRegex`: the pattern
+The rule cache (`watchpost.hunting.rule_cache`) pickles compiled expressions as `LazyRegex`: the pattern
 and options, compiled the first time the expression is used. A cached start then compiles none
 of the ~600 expressions of the SigmaHQ Windows rules (0.1-0.15 s), and a run compiles only those
 of the rules its events reach. The pattern compiled when the rule set was built, with the same

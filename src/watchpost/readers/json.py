@@ -58,6 +58,19 @@ class JsonReader:
             yield from reading.events(utf8_lines(stream))
             reading.report_untimed()
 
+    def read_lines(
+        self, name: str, lines: Iterable[bytes], problems: ProblemLog, gate: LineSkips | None, first: bool
+    ) -> Iterator[Event]:
+        """The events of ``lines``, a byte range of a JSON Lines file (`hunting.byte_ranges`),
+        numbered from 1 within the range. ``first``: the range opens the file (read as `read`
+        reads it); any other range is JSON Lines whatever its first line holds, every line gated."""
+        reading = _JsonFile(name, problems, gate)
+        if first:
+            yield from reading.events(lines)
+        else:
+            yield from reading._json_lines(iter(lines), 0)
+        reading.report_untimed()
+
 
 LineGate = Callable[[bytes, int], int]
 """Given JSON lines' bytes and a start: where (at or after the start) the first text is that may

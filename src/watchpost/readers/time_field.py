@@ -1,7 +1,7 @@
 """The field a JSON event's time is taken from when the user names one (``hunt --timefield``).
 
 A context variable rather than a reader argument: readers are chosen per input by sniffing and
-run in forked workers too. `watchpost.source_hunts.SourceMatcher` sets it before reading each
+run in forked workers too. `watchpost.hunting.source_hunts.SourceMatcher` sets it before reading each
 source (in the process that reads it); the JSON reader reads it when it opens a file. None: the
 keys `watchpost.readers.json_shapes` knows.
 """

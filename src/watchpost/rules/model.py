@@ -88,7 +88,7 @@ COMPILING = "compiling rules"
 
 LoadProgress = Callable[[str, int, int], None]
 """Told ``(stage, done, total)`` while a rule set loads: `READING` counts files, then
-`COMPILING` counts rules (see `watchpost.ruleset.load_ruleset`)."""
+`COMPILING` counts rules (see `watchpost.hunting.ruleset.load_ruleset`)."""
 
 
 def failure_reason(error: BaseException) -> str:

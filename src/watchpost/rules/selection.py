@@ -36,8 +36,8 @@ from watchpost.rules.model import LEVELS, LoadReport, RuleMeta, RuleProblem
 
 if TYPE_CHECKING:
     from watchpost.correlation.spec import CorrelationSpec
+    from watchpost.hunting.ruleset import RuleSet
     from watchpost.matching.model import CompiledRule
-    from watchpost.ruleset import RuleSet
 
 NOISY_RULES = Path(__file__).resolve().parent / "noisy_rules.txt"
 STATUSES = ("stable", "test", "experimental", "deprecated", "unsupported")
@@ -234,7 +234,7 @@ def needed_ids(chosen: set[str], ruleset: RuleSet) -> set[str]:
 def restrict(ruleset: RuleSet, kept_detections: Sequence[CompiledRule],
              kept_correlations: Sequence[CorrelationSpec], chosen_ids: set[str]) -> RuleSet:
     """A new `RuleSet` of the kept rules; those not chosen are hidden (they only feed)."""
-    from watchpost.ruleset import RuleSet
+    from watchpost.hunting.ruleset import RuleSet
 
     kept_ids = {r.meta.id for r in kept_detections} | {c.id for c in kept_correlations}
     correlation_ids = {c.id for c in kept_correlations}

@@ -25,10 +25,10 @@ from watchpost.alerts import Alert
 from watchpost.correlation import CorrelationEngine
 from watchpost.correlation.occurrence import Occurrence
 from watchpost.events import Event
+from watchpost.hunting.ruleset import RuleSet, load_ruleset
 from watchpost.matching.model import Match
 from watchpost.problems import ProblemLog
 from watchpost.rules.model import level_rank
-from watchpost.ruleset import RuleSet, load_ruleset
 from watchpost.watch.correlation_state import EngineSaver, load_occurrence, restore_engine, rules_fingerprint
 from watchpost.watch.delivery import DeliverySink
 from watchpost.watch.followers import DirectoryFollower, FileFollower, Follower, FollowOptions, StdinFollower
@@ -86,7 +86,7 @@ class Watch:
                  notify: Callable[[str], None] | None = None) -> None:
         """``notify`` gets one line for the operator (standard error) when something needs
         attention while the watch runs: a followed name that does not exist yet, a sink failing."""
-        from watchpost.engine import bundled_pack
+        from watchpost.hunting.engine import bundled_pack
 
         self.options = options
         self.store = store

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import gc
 import heapq
+import io
 import multiprocessing
 import pickle
 import signal
@@ -26,19 +27,20 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING, BinaryIO, Protocol, cast
 
 from watchpost.events import WINDOWS, Event
+from watchpost.hunting.byte_ranges import LineRange, RangeStream
+from watchpost.hunting.record_gates import json_line_gate, text_gates
 from watchpost.problems import ProblemLog
 from watchpost.readers.archive import ListedFile
 from watchpost.readers.base import Reader, Source
 from watchpost.readers.evtx import EVTX_MAGIC, EvtxReader, RecordSelection
 from watchpost.readers.json import JsonReader, LineSkips
 from watchpost.readers.time_field import TIME_FIELD
-from watchpost.record_gates import json_line_gate, text_gates
 
 if TYPE_CHECKING:
-    from watchpost.ruleset import RuleSet
+    from watchpost.hunting.ruleset import RuleSet
 
 SPILL_AT = 1_000
 """Matches of one source above which they go to a temporary file."""
@@ -55,13 +57,14 @@ TICK_EVERY = 1024
 """Events read between two ticks of a source's watermark."""
 EARLIEST = datetime.min.replace(tzinfo=UTC)
 
-Keyed = tuple[datetime, int, int, int, Event | None]
+Keyed = tuple[datetime, int, int, str, Event | None]
 """A kept match in merge order: (merge key, source number, sequence in the source, the rule's
-position in ``RuleSet.detections``, the event). A tick has position -1 and no event."""
+key in ``RuleSet.detection_ids()``, the event). A tick has the key ``""`` and no event."""
+TICK = ""
 
 
 class Tally(Protocol):
-    """The counters a source's stream adds to (`engine.HuntStats`, `SourceOutcome`)."""
+    """The counters a source's stream adds to (`engine.HuntStats`, `Detection`)."""
 
     events: int
     events_in_range: int
@@ -70,8 +73,10 @@ class Tally(Protocol):
 
 
 @dataclass
-class SourceOutcome:
-    """What matching one source gave: counts, problems, and the kept matches (or their file).
+class Detection:
+    """What matching one source (or records) gave: counts, problems, and the kept matches (or
+    their file), keyed by rule id; picklable. The seam between detection and correlation
+    (`watchpost.hunting.detection`): workers and Spark executors send these back.
 
     ``problems`` is None when the source had none (most do): nothing to send back or merge.
     """
@@ -89,6 +94,26 @@ class SourceOutcome:
     problems: ProblemLog | None = None
     complete: bool = True
     """False when a stop was asked before the source was read to its end."""
+    last_key: datetime | None = None
+    """The key of the stream's last item (None: no item), and the latest event time read:
+    where the next byte range of the same file starts from (`byte_ranges.RangeJoin`)."""
+    latest: datetime | None = None
+    lines: int = 0
+    """Lines read (a byte range: `byte_ranges.LineRange`)."""
+    part: int = 0
+    parts: int = 1
+    """Its place among its file's byte ranges (0 of 1: a whole source)."""
+    rebase: Callable[[Iterator[Keyed]], Iterator[Keyed]] | None = field(default=None, repr=False)
+    """Set by `detection.join_ranges` on a byte range: puts its items in file coordinates."""
+
+    def items(self) -> Iterator[Keyed]:
+        """The kept matches and ticks, read back from the spill file if need be."""
+        found: Iterator[Keyed] = iter(self.found) if self.spill is None else read_spill(self.spill)
+        return found if self.rebase is None else self.rebase(found)
+
+
+SourceOutcome = Detection
+"""The former name of `Detection`."""
 
 
 class SourceMatcher:
@@ -114,6 +139,7 @@ class SourceMatcher:
         self.until = until
         self.spill_dir = spill_dir
         self.positions = {id(rule): n for n, rule in enumerate(ruleset.detections)}
+        self.rule_ids = ruleset.detection_ids()
         kept = {
             n for n, rule in enumerate(ruleset.detections)
             if rule.meta.id not in ruleset.hidden or rule.meta.id in ruleset.correlated_ids
@@ -128,12 +154,14 @@ class SourceMatcher:
 
     def events(
         self, source: Source, problems: ProblemLog
-    ) -> tuple[Iterator[Event], RecordSelection | LineSkips | None]:
+    ) -> tuple[Iterator[Event], RecordSelection | LineSkips | RangeReading | None]:
         """The events of ``source`` (EVTX records and JSON lines: without those no rule can
         match) and what counts the skipped ones."""
         from watchpost.readers.registry import FORMATS, read_source
 
         TIME_FIELD.set(self.time_field)
+        if isinstance(source, LineRange):
+            return self._range_events(source, problems)
         if self.line_gate is not None and self.input_format in (None, "json") and not _is_evtx(source):
             reader = FORMATS["json"] if self.input_format == "json" else _sniffed_reader(source)
             if isinstance(reader, JsonReader):
@@ -147,6 +175,20 @@ class SourceMatcher:
             self._selection = RecordSelection(self.admitted, self._selection.gates)
         selection = self._selection.fresh()
         return _guarded(EvtxReader().read_selected(source, problems, selection), source, problems), selection
+
+    def _range_events(self, source: LineRange, problems: ProblemLog) -> tuple[Iterator[Event], RangeReading]:
+        from watchpost.readers.registry import FORMATS
+
+        if source.reader != "json":  # a line-per-event text format: its reader over the range
+            reading = RangeReading(None)
+            lines = source.lines(reading.lines)
+            ranged = Source(source.name, lambda: cast(BinaryIO, io.BufferedReader(RangeStream(lines))))
+            events = FORMATS[source.reader].read(ranged, problems)
+            return _guarded(events, source, problems, source.reader), reading
+        reading = RangeReading(LineSkips(self.line_gate) if self.line_gate is not None else None)
+        decoded = JsonReader().read_lines(source.name, source.lines(reading.lines), problems, reading.skips,
+                                          first=source.part == 0)
+        return _guarded(decoded, source, problems, "json"), reading
 
     def in_range(self, event: Event) -> bool:
         moment = event.timestamp
@@ -162,7 +204,18 @@ class SourceMatcher:
         match by its own time. A tick promises that the source's later keys are not smaller.
         """
         events, selection = self.events(source, problems)
+        yield from self.keyed(number, events, tally)
+        if selection is not None:
+            tally.events += selection.skipped
+            tally.events_in_range += selection.skipped
+            tally.undecoded += selection.skipped
+        if isinstance(selection, RangeReading) and isinstance(tally, Detection):
+            tally.lines = selection.lines[0]
+
+    def keyed(self, number: int, events: Iterable[Event], tally: Tally) -> Iterator[Keyed]:
+        """`stream` over events already read (`records.events_from_records`...)."""
         match = self.ruleset.index.match
+        rule_ids = self.rule_ids
         positions, kept, in_range = self.positions, self.kept, self.in_range
         timed = self.since is not None or self.until is not None
         lateness = self.lateness
@@ -177,7 +230,7 @@ class SourceMatcher:
                 countdown = TICK_EVERY
                 key = max(key, latest - lateness)
                 sequence += 1
-                yield key, number, sequence, -1, None
+                yield key, number, sequence, TICK, None
             if timed and not in_range(event):
                 continue
             tally.events_in_range += 1
@@ -188,11 +241,10 @@ class SourceMatcher:
                     key = max(key, moment, latest - lateness)
                     sequence += 1
                     event.forget_lowered()
-                    yield key, number, sequence, position, event
-        if selection is not None:
-            tally.events += selection.skipped
-            tally.events_in_range += selection.skipped
-            tally.undecoded += selection.skipped
+                    yield key, number, sequence, rule_ids[position], event
+        if isinstance(tally, Detection):
+            tally.latest = None if latest == EARLIEST + lateness else latest
+            tally.last_key = None if sequence == 0 else key
 
     def run(
         self, number: int, source: Source, should_stop: Callable[[], bool] = lambda: False
@@ -200,7 +252,9 @@ class SourceMatcher:
         """Match every event of ``source``; keep the matches the parent needs, and the ticks.
 
         ``should_stop`` is asked at each tick: when it says so, the outcome holds what was read."""
-        outcome = SourceOutcome(source.name)
+        outcome = Detection(source.name)
+        if isinstance(source, LineRange):
+            outcome.part, outcome.parts = source.part, source.parts
         problems = ProblemLog()
         found = outcome.found
         for item in self.stream(number, source, outcome, problems):
@@ -213,6 +267,18 @@ class SourceMatcher:
         if problems.counts:
             outcome.problems = problems
         return outcome
+
+
+class RangeReading:
+    """What reading a byte range counts: the lines read and the JSON lines left undecoded."""
+
+    def __init__(self, skips: LineSkips | None) -> None:
+        self.skips = skips
+        self.lines = [0]
+
+    @property
+    def skipped(self) -> int:
+        return 0 if self.skips is None else self.skips.skipped
 
 
 def _is_evtx(source: Source) -> bool:
@@ -272,7 +338,7 @@ def read_spill(path: str) -> Iterator[Keyed]:
         Path(path).unlink(missing_ok=True)
 
 
-def merged_matches(outcomes: Iterable[SourceOutcome], spill_dir: str | None = None) -> Iterator[Keyed]:
+def merged_matches(outcomes: Iterable[Detection], spill_dir: str | None = None) -> Iterator[Keyed]:
     """The kept matches of all outcomes (each sorted by `Keyed` order) merged.
 
     Outcomes are gathered in source order; whenever the matches held in memory pass
@@ -286,10 +352,10 @@ def merged_matches(outcomes: Iterable[SourceOutcome], spill_dir: str | None = No
     held = 0
     for outcome in outcomes:
         if outcome.spill is not None:
-            pending.append(read_spill(outcome.spill))
+            pending.append(outcome.items())
             held += SPILL_CHUNK
         elif outcome.found:
-            pending.append(iter(outcome.found))
+            pending.append(outcome.items())
             held += len(outcome.found)
         if held > HOLD_LIMIT and spill_dir is not None:
             runs.append(_run_to_disk(heapq.merge(*pending), spill_dir))
@@ -313,13 +379,13 @@ def _run_to_disk(found: Iterator[Keyed], directory: str) -> Iterator[Keyed]:
 _WORKER: tuple[SourceMatcher, Sequence[Source]] | None = None
 
 
-def _work(numbers: range) -> list[SourceOutcome]:
+def _work(numbers: range) -> list[Detection]:
     """The outcomes of a batch of sources; once the batch holds `HOLD_LIMIT` matches, further
     sources' matches go to temporary files (memory stays bounded whatever the batch size, as
     with 16 sources of up to `SPILL_AT` matches each before batches)."""
     assert _WORKER is not None
     matcher, sources = _WORKER
-    outcomes: list[SourceOutcome] = []
+    outcomes: list[Detection] = []
     held = 0
     for number in numbers:
         outcome = matcher.run(number, sources[number])
@@ -350,7 +416,7 @@ def batches(count: int, jobs: int) -> Iterator[range]:
 def run_sources(
     matcher: SourceMatcher, sources: Sequence[Source], jobs: int,
     should_stop: Callable[[], bool] = lambda: False,
-) -> Iterator[SourceOutcome]:
+) -> Iterator[Detection]:
     """The outcome of every source, in source order; ``jobs`` > 1 matches in worker processes.
 
     Workers are forked (they share the loaded rules and the source list) and take the sources

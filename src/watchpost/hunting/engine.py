@@ -16,35 +16,39 @@ import os
 import tempfile
 import time
 from collections import Counter
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import Protocol
 
 from watchpost.alert_context import AlertContext
 from watchpost.alert_merging import AlertMerging, MergeSettings
 from watchpost.alerts import Alert
 from watchpost.errors import InputNotFound, NoRunnableRules
-from watchpost.events import Event
-from watchpost.matching.model import Match
+from watchpost.hunting.byte_ranges import SPLIT_BYTES, split_sources
+from watchpost.hunting.detection import Correlator, Detection, Detector, join_ranges
+from watchpost.hunting.ruleset import RuleSet, load_ruleset
+from watchpost.hunting.source_hunts import (
+    Keyed,
+    SourceMatcher,
+    merge_problems,
+    merged_matches,
+    run_sources,
+)
 from watchpost.problems import ProblemLog
 from watchpost.readers.base import Source
 from watchpost.readers.evtx import EVTX_MAGIC
 from watchpost.rules.model import LoadProgress, level_rank
 from watchpost.rules.selection import RuleSelection, select_rules
-from watchpost.ruleset import RuleSet, load_ruleset
-from watchpost.source_hunts import (
-    Keyed,
-    SourceMatcher,
-    SourceOutcome,
-    merge_problems,
-    merged_matches,
-    run_sources,
-)
 
-if TYPE_CHECKING:
-    from watchpost.correlation import CorrelationEngine
+
+class Named(Protocol):
+    """An input as statistics name it (`Source`, `SourceRef`)."""
+
+    @property
+    def name(self) -> str: ...
+
 
 INTERLEAVE_AT_MOST = 256
 """Inputs read side by side at most (each holds an open file and its reader's state); beyond, or
@@ -66,6 +70,9 @@ class HuntOptions:
     max_groups: int = 100_000
     jobs: int = 1
     """Worker processes matching sources in parallel (several files); alerts do not depend on it."""
+    split_bytes: int = SPLIT_BYTES
+    """With ``jobs`` > 1, JSON Lines and Sysmon for Linux syslog files of at least twice this size
+    are matched in byte ranges of about this size by several workers (`byte_ranges`); 0: never."""
     strict: bool = False
     """Refuse to run (`NoRunnableRules`) when any rule cannot run, not only when none can."""
     host: str | None = None
@@ -121,7 +128,7 @@ class HuntStats:
 
 def bundled_pack() -> Path:
     """The folder of the bundled rule pack (package data)."""
-    return Path(__file__).resolve().parent / "packs"
+    return Path(__file__).resolve().parent.parent / "packs"
 
 
 class Hunt:
@@ -148,8 +155,6 @@ class Hunt:
             progress=progress,
         )
         self.stats.load_seconds = time.monotonic() - loading
-        self.context = AlertContext(rule_paths, self.options.host)
-        self.merging = AlertMerging(self.options.merging)
         if self.options.selection is not None:
             self._check_runnable()  # rules that could not load, before the filters
             chosen = self.options.selection.with_min_level(self.options.min_level)
@@ -157,15 +162,18 @@ class Hunt:
             if not self.ruleset.detections and not self.ruleset.correlations:
                 raise NoRunnableRules("no rule is left after the rule filters", self.ruleset.problems,
                                       self.ruleset.report.notes)
+        self.context = AlertContext(rule_paths, self.options.host)
+        self.merging = AlertMerging(self.options.merging)
         for problem in self.ruleset.problems:
             self.problems.add("rule", problem.path, problem.rule, problem.reason)
         self._check_runnable()
         minimum = level_rank(self.options.min_level) if self.options.min_level else -1
+        ruleset = self.ruleset
         self._shown = frozenset(
-            position for position, rule in enumerate(self.ruleset.detections)
-            if rule.meta.id not in self.ruleset.hidden and level_rank(rule.meta.level) >= minimum
+            key for key, rule in zip(ruleset.detection_ids(), ruleset.detections, strict=True)
+            if rule.meta.id not in ruleset.hidden and level_rank(rule.meta.level) >= minimum
         )
-        """Rule positions whose matches are alerts of their own (for `HuntStats.found`)."""
+        """Keys of the rules whose matches are alerts of their own (for `HuntStats.found`)."""
 
     def _check_runnable(self) -> None:
         ruleset, skipped = self.ruleset, self.ruleset.problems
@@ -194,55 +202,42 @@ class Hunt:
         for path in given:
             if isinstance(path, Path) and not (path.exists() or path.is_symlink()):
                 raise InputNotFound(str(path))
-        return self._kept(given)
+        return self._staged(self._run(given))
 
-    def _kept(self, paths: Sequence[Path | str]) -> Iterator[Alert]:
-        for alert in self.merging.alerts(self._in_context(self._run(paths))):
+    def _staged(self, found: Iterator[Alert | datetime]) -> Iterator[Alert]:
+        """The stages after correlation: context (`alert_context`), one alert per activity
+        (`alert_merging`, released by the watermarks between the alerts), level filter, counts."""
+        apply = self.context.apply
+        in_context = (item if isinstance(item, datetime) else apply(item) for item in found)
+        for alert in self.merging.alerts(in_context):
             yield from self._keep(alert)
 
-    def _in_context(self, found: Iterator[Alert | datetime]) -> Iterator[Alert | datetime]:
-        """Alerts with their context set (`alert_context`); the watermarks between them as they are."""
-        apply = self.context.apply
-        for item in found:
-            yield item if isinstance(item, datetime) else apply(item)
-
     def _run(self, paths: Sequence[Path | str]) -> Iterator[Alert | datetime]:
-        """The alerts of ``paths`` as matching and correlation make them, and at each tick the
-        merge's watermark (a `datetime`: no later alert is keyed before it) for the stages after."""
-        from watchpost.correlation import CorrelationEngine
         from watchpost.readers.registry import iter_sources
 
         options, stats = self.options, self.stats
-        correlation = CorrelationEngine(self.ruleset.correlations, options.lateness, options.max_groups,
-                                        self.problems)
+        correlator = Correlator(self.ruleset, options.lateness, options.max_groups, self.problems)
         sources = list(iter_sources(paths, self.problems))
         stats.sources += len(sources)
         stats.started = time.monotonic()
         with tempfile.TemporaryDirectory(prefix="watchpost-") as spill_dir:
-            matcher = SourceMatcher(self.ruleset, options.input_format, options.since, options.until,
-                                    spill_dir, options.lateness, options.time_field)
-            found = self._keyed(matcher, sources)
-            try:
-                for key, _number, _sequence, position, event in found:
-                    stats.settled = key
-                    if event is not None:
-                        yield from self._alerts(position, event, correlation)
-                    else:  # a tick: no later match comes before ``key``; windows behind it may close
-                        yield from correlation.advance(key)
-                        yield key
-            finally:
-                close = getattr(found, "close", None)
-                if close is not None:
-                    close()
-        yield from correlation.flush()
+            detector = Detector(self.ruleset, options.input_format, options.since, options.until,
+                                options.lateness, spill_dir, options.time_field)
+            for item in correlator.stream(self._found(detector.matcher, sources)):
+                stats.settled = correlator.settled
+                yield item
+        stats.settled = correlator.settled
 
-    def _keyed(self, matcher: SourceMatcher, sources: Sequence[Source]) -> Iterator[Keyed]:
+    def _found(self, matcher: SourceMatcher, sources: Sequence[Source]) -> Iterator[Keyed]:
         """Every source's kept matches in merge order: read side by side when they are few
         enough (alerts stream), else matched whole one after the other or in ``jobs`` workers."""
-        if self.options.jobs <= 1 and interleavable(sources):
+        options = self.options
+        if options.jobs <= 1 and interleavable(sources):
             streams = [self._counted(matcher, number, source) for number, source in enumerate(sources)]
             return self._until_stopped(heapq.merge(*streams), sources)
-        return merged_matches(self._outcomes(matcher, sources), matcher.spill_dir)
+        units = (split_sources(list(sources), options.split_bytes, options.input_format)
+                 if options.jobs > 1 else sources)
+        return merged_matches(self._outcomes(matcher, units), matcher.spill_dir)
 
     def _until_stopped(self, found: Iterator[Keyed], sources: Sequence[Source]) -> Iterator[Keyed]:
         stats = self.stats
@@ -252,7 +247,7 @@ class Hunt:
                 return
             yield item
 
-    def _note_unfinished(self, sources: Sequence[Source]) -> None:
+    def _note_unfinished(self, sources: Sequence[Named]) -> None:
         done = self._done_names
         self.stats.unfinished = [source.name for source in sources if source.name not in done][:20]
 
@@ -266,35 +261,60 @@ class Hunt:
         stats.sources_done += 1
         self._done_names.add(source.name)
 
-    def _alerts(self, position: int, event: Event, correlation: CorrelationEngine) -> Iterator[Alert]:
-        ruleset = self.ruleset
-        rule = ruleset.detections[position]
-        if rule.meta.id not in ruleset.hidden:
-            yield Alert(rule.meta, event.timestamp, (event,), (rule.meta.id,))
-        if rule.meta.id in ruleset.correlated_ids:
-            yield from correlation.feed(Match(rule.meta, event))
-
-    def _outcomes(self, matcher: SourceMatcher, sources: Sequence[Source]) -> Iterator[SourceOutcome]:
+    def _outcomes(self, matcher: SourceMatcher, sources: Sequence[Source]) -> Iterator[Detection]:
         """Each source's outcome, counted; no further source is started once a stop is asked."""
         stats = self.stats
         outcomes = run_sources(matcher, sources, self.options.jobs, lambda: stats.stopped is not None)
+        yield from self._tallied(join_ranges(outcomes, self.options.lateness))
+        if stats.stopped is not None:
+            self._note_unfinished(sources)
+
+    def correlate(self, detections: Iterable[Detection], sources: Sequence[Named]) -> Iterator[Alert]:
+        """The alerts of ``detections`` made elsewhere (`watchpost.spark`: executors) of
+        ``sources`` (anything with a ``name``: `SourceRef`s), in source order: counted,
+        correlated and filtered as `run` does it, so the alerts are those of `run`. Reading
+        stops at the next detection once a stop is asked."""
+        return self._staged(self._correlated(detections, sources))
+
+    def _correlated(self, detections: Iterable[Detection], sources: Sequence[Named]
+                    ) -> Iterator[Alert | datetime]:
+        stats = self.stats
+        stats.started = time.monotonic()
+        stats.sources += len({source.name for source in sources})
+        options = self.options
+        correlator = Correlator(self.ruleset, options.lateness, options.max_groups, self.problems)
+        with tempfile.TemporaryDirectory(prefix="watchpost-") as spill_dir:
+            joined = self._tallied(join_ranges(self._until_asked(detections, sources), options.lateness))
+            for item in correlator.stream(merged_matches(joined, spill_dir)):
+                stats.settled = correlator.settled
+                yield item
+        stats.settled = correlator.settled
+
+    def _until_asked(self, detections: Iterable[Detection], sources: Sequence[Named]) -> Iterator[Detection]:
+        for detection in detections:
+            if self.stats.stopped is not None:
+                self._note_unfinished(sources)
+                return
+            yield detection
+
+    def _tallied(self, outcomes: Iterable[Detection]) -> Iterator[Detection]:
+        """Each outcome, counted into the statistics, its problems into the hunt's."""
+        stats = self.stats
         for outcome in outcomes:
             problems = outcome.problems
             if problems is not None:
                 merge_problems(self.problems, problems)
-                if outcome.events == 0 and problems.by_path[outcome.name] > 0:
+                if outcome.events == 0 and problems.by_path[outcome.name] > 0 and outcome.parts == 1:
                     stats.sources_failed += 1
             stats.events += outcome.events
             stats.events_in_range += outcome.events_in_range
             stats.undecoded += outcome.undecoded
             stats.matches += outcome.matches
             stats.found += sum(1 for item in outcome.found if item[3] in self._shown)
-            if outcome.complete:
+            if outcome.complete and outcome.part == outcome.parts - 1:
                 stats.sources_done += 1
                 self._done_names.add(outcome.name)
             yield outcome
-        if stats.stopped is not None:
-            self._note_unfinished(sources)
 
     def _keep(self, alert: Alert) -> Iterator[Alert]:
         minimum = self.options.min_level

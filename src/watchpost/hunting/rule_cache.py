@@ -64,7 +64,8 @@ MIN_LOAD_SECONDS = 0.5
 """Rule sets that loaded faster than this are not worth a file."""
 
 ENGINE_PARTS = (
-    "rules", "matching", "correlation", "ruleset.py", "events.py", "problems.py", "rule_cache.py",
+    "rules", "matching", "correlation", "hunting/ruleset.py", "events.py", "problems.py",
+    "hunting/rule_cache.py",
     "__init__.py",
 )
 """What a pickled rule set is made of: any change to these files invalidates the cache."""
@@ -145,6 +146,24 @@ def _files_under_file(file: Path) -> Iterator[tuple[str, os.stat_result]]:
 _first = itemgetter(0)
 
 
+def dumps(value: Any) -> bytes:
+    """``value`` pickled in the cache's fast form (what `RuleSet.to_bytes` gives executors)."""
+    buffer = io.BytesIO()
+    _RulePickler(buffer, protocol=pickle.HIGHEST_PROTOCOL).dump(value)
+    return buffer.getvalue()
+
+
+def loads(data: bytes) -> Any:
+    """What `dumps` pickled, unpickled with the collector off (see the module text)."""
+    collecting = gc.isenabled()
+    gc.disable()
+    try:
+        return pickle.loads(data)
+    finally:
+        if collecting:
+            gc.enable()
+
+
 def load_cached(key: str) -> Any | None:
     """The object stored under ``key``, or None (missing or unreadable: ignored)."""
     path = cache_dir() / f"rules-{key}.pickle"
@@ -167,10 +186,8 @@ def store(key: str, value: Any) -> None:
     folder = cache_dir()
     try:
         folder.mkdir(parents=True, exist_ok=True, mode=0o700)
-        buffer = io.BytesIO()
-        _RulePickler(buffer, protocol=pickle.HIGHEST_PROTOCOL).dump(value)
         with tempfile.NamedTemporaryFile("wb", dir=folder, delete=False, suffix=".tmp") as out:
-            out.write(buffer.getvalue())
+            out.write(dumps(value))
         os.replace(out.name, folder / f"rules-{key}.pickle")
         _prune(folder)
     except Exception:  # the cache is an optimisation: never fail a run because of it

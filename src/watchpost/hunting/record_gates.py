@@ -6,7 +6,7 @@ the literals their candidate rules require. JSON lines get a gate of their own
 EventID. Among those, most cannot match either: a rule that requires ``netstat`` in
 ``CommandLine`` cannot match a record whose JSON text does not hold ``netstat`` anywhere. For a
 (Channel, EventID) pair, the gate is an RE2 alternation of the literals that the pair's candidate
-variants require (`IndexedVariant.literals`, from `watchpost.ruleset.literal_requirement`:
+variants require (`IndexedVariant.literals`, from `watchpost.hunting.ruleset.literal_requirement`:
 lower-case literals of which any matching event holds one in the lower-cased string form of a
 field), searched in the record's JSON text case-insensitively (RE2 ``(?i)``, see `_pattern`;
 lower-casing the text first cost 4 us a record, more than the search). The pair gets no gate
@@ -29,11 +29,11 @@ from datetime import UTC, datetime
 import re2
 
 from watchpost.events import WINDOWS, Event, Origin
+from watchpost.hunting.ruleset import RuleIndex
 from watchpost.matching.model import CompileError
 from watchpost.matching.re2_calls import Re2Test, compile_re2
 from watchpost.readers.evtx import GateFor, TextGate
 from watchpost.readers.json_shapes import NO_HINT
-from watchpost.ruleset import RuleIndex
 
 _NUMBER_CHARACTERS = frozenset("0123456789.+-e")
 MAX_LITERALS = 2000

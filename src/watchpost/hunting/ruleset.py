@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, NamedTuple
+from typing import TYPE_CHECKING, Any, NamedTuple, cast
 
 from watchpost.events import Event, LogsourceHint
 from watchpost.matching.literal_prefilter import FieldScans, LiteralPrefilter
@@ -248,6 +248,40 @@ class RuleSet:
     def metas(self) -> list[RuleMeta]:
         return [rule.meta for rule in self.detections] + [c.meta for c in self.correlations]
 
+    def detection_ids(self) -> tuple[str, ...]:
+        """One key per detection rule, in order: its rule id, with ``#2``, ``#3``... appended to
+        a repeated id (two files may carry the same id). Detections name their matches by it
+        (`watchpost.hunting.detection`), so that a match means the same rule in every process."""
+        found = self.__dict__.get("_detection_ids")
+        if found is None:
+            seen: dict[str, int] = {}
+            keys: list[str] = []
+            for rule in self.detections:
+                count = seen[rule.meta.id] = seen.get(rule.meta.id, 0) + 1
+                keys.append(rule.meta.id if count == 1 else f"{rule.meta.id}#{count}")
+            found = self.__dict__["_detection_ids"] = tuple(keys)
+        return cast(tuple[str, ...], found)
+
+    def to_bytes(self) -> bytes:
+        """The rule set in the rule cache's fast pickled form (`rule_cache.dumps`): what is sent
+        once to worker processes and Spark executors. Read back with `from_bytes`."""
+        from watchpost.hunting.rule_cache import dumps
+
+        return dumps(self)
+
+    @classmethod
+    def from_bytes(cls, data: bytes) -> RuleSet:
+        """A rule set from `to_bytes`; raises ValueError when ``data`` holds anything else."""
+        from watchpost.hunting.rule_cache import loads
+
+        try:
+            found = loads(data)
+        except Exception as error:
+            raise ValueError(f"not a serialized rule set: {error}") from error
+        if not isinstance(found, cls):
+            raise ValueError(f"not a serialized rule set: {type(found).__name__}")
+        return found
+
 
 def compile_detection(rule: Any, path: Path, problems: list[RuleProblem]) -> CompiledRule | None:
     """Logsource variants of one pySigma rule, compiled; None (with a problem) when it can't run."""
@@ -291,12 +325,12 @@ def load_ruleset(
 ) -> RuleSet:
     """Load, resolve, compile and index the rules under ``paths``; problems are kept, not raised.
 
-    A rule set that took a while to build is cached on disk (`watchpost.rule_cache`): a repeat
+    A rule set that took a while to build is cached on disk (`watchpost.hunting.rule_cache`): a repeat
     run over unchanged rule files unpickles it instead. ``progress`` (`LoadProgress`) is told the
     files read, then the rules compiled, as the set is built (not called on a cached start);
     `watchpost.progress.rule_load_progress` shows it on a terminal.
     """
-    from watchpost.rule_cache import cached
+    from watchpost.hunting.rule_cache import cached
 
     return cached(list(paths), placeholders, RuleSet, lambda: build_ruleset(paths, placeholders, progress))
 
