@@ -153,7 +153,7 @@ class SourceMatcher:
 
 def _is_evtx(source: Source) -> bool:
     if isinstance(source, ListedFile) and len(source.head) >= len(EVTX_MAGIC):
-        return source.head == EVTX_MAGIC  # read when listed: no second open
+        return source.head.startswith(EVTX_MAGIC)  # read when listed: no second open
     try:
         with source.open() as stream:
             return stream.read(len(EVTX_MAGIC)) == EVTX_MAGIC

@@ -25,6 +25,7 @@ import json
 from bisect import bisect_right
 from collections.abc import Callable, Iterable, Iterator
 from datetime import datetime
+from functools import partial
 from itertools import accumulate, islice, repeat
 from typing import Any
 
@@ -34,7 +35,7 @@ from watchpost.events import EPOCH, Event, Origin
 from watchpost.problems import ProblemLog
 from watchpost.readers.base import Source
 from watchpost.readers.json_shapes import shape_object
-from watchpost.readers.text import utf8_head, utf8_lines
+from watchpost.readers.text import report_long_line, utf8_head, utf8_lines
 from watchpost.readers.timestamp import parse_any_timestamp, parse_timestamp
 
 
@@ -54,7 +55,7 @@ class JsonReader:
         """`read`, skipping (undecoded, counted in ``gate.skipped``) the JSON lines it rejects."""
         with source.open() as stream:
             reading = _JsonFile(source.name, problems, gate)
-            yield from reading.events(utf8_lines(stream))
+            yield from reading.events(utf8_lines(stream, partial(report_long_line, problems, source.name)))
             reading.report_untimed()
 
 

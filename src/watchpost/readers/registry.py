@@ -42,6 +42,7 @@ from watchpost.readers.evtx import EvtxReader
 from watchpost.readers.gcp import GcpAuditReader
 from watchpost.readers.json import JsonReader
 from watchpost.readers.sysmon_linux import SysmonLinuxReader
+from watchpost.readers.text import detect_utf16, utf8_head
 from watchpost.readers.winxml import WindowsXmlReader
 
 __all__ = ["FORMATS", "GENERIC_READERS", "HEAD_SIZE", "READERS", "iter_sources", "read_events",
@@ -82,6 +83,8 @@ def sniff(source: Source) -> Reader | None:
 def choose_reader(head: bytes, source: Source) -> Reader | None:
     """The reader for a source starting with ``head`` (see the module docstring)."""
     readers = (*READERS, *GENERIC_READERS)
+    if detect_utf16(head) is not None:  # readers of text read UTF-16 as UTF-8: sniff it so too
+        head = utf8_head(head)
     suffix = source_suffix(source.name)
     matches = [reader for reader in READERS if _sniffs(reader, head, source)] or [
         reader for reader in GENERIC_READERS if _sniffs(reader, head, source)
