@@ -106,7 +106,8 @@ class SourceMatcher:
             reader = FORMATS["json"] if self.input_format == "json" else _sniffed_reader(source)
             if isinstance(reader, JsonReader):
                 skips = LineSkips(self.line_gate)
-                return _guarded(reader.read_gated(source, problems, skips), source, problems, "json"), skips
+                events = reader.read_gated(source, problems, skips)
+                return _guarded(events, source, problems, "json", skips), skips
         if self.admitted is None or self.input_format not in (None, "evtx"):
             return read_source(source, problems, self.input_format), None
         if not _is_evtx(source):
@@ -114,7 +115,8 @@ class SourceMatcher:
         if self._selection.pairs is not self.admitted:  # ``admitted`` was replaced after building
             self._selection = RecordSelection(self.admitted, self._selection.gates)
         selection = self._selection.fresh()
-        return _guarded(EvtxReader().read_selected(source, problems, selection), source, problems), selection
+        events = EvtxReader().read_selected(source, problems, selection)
+        return _guarded(events, source, problems, "evtx", selection), selection
 
     def in_range(self, event: Event) -> bool:
         moment = event.timestamp
@@ -175,13 +177,14 @@ def _sniffed_reader(source: Source) -> Reader | None:
 
 
 def _guarded(
-    events: Iterator[Event], source: Source, problems: ProblemLog, reader: str = "evtx"
+    events: Iterator[Event], source: Source, problems: ProblemLog, reader: str = "evtx",
+    skips: RecordSelection | LineSkips | None = None,
 ) -> Iterator[Event]:
-    """As `read_source` does: a reader failure is a problem, never an exception."""
-    try:
-        yield from events
-    except Exception as exc:
-        problems.add("read", source.name, None, f"reading as {reader} failed: {type(exc).__name__}: {exc}")
+    """As `read_source` does: a reader failure is a problem, never an exception, and so is a
+    source without any record."""
+    from watchpost.readers.registry import noting_empty
+
+    yield from noting_empty(events, source, problems, reader, lambda: skips.skipped if skips else 0)
 
 
 def spill(outcome: SourceOutcome, directory: str) -> None:

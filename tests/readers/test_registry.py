@@ -167,7 +167,8 @@ def test_directories_are_walked_recursively_in_name_order(tmp_path: Path) -> Non
     events, problems = read_all([tmp_path])
     assert len(events) == 3 + 3 + 2
     assert [(p.path, p.reason.split(" (")[0]) for p in problems.problems] == [
-        (str(tmp_path / "b" / "notes.md"), "unknown format")  # the empty file is not a problem
+        (str(tmp_path / "b" / "empty.log"), "empty file: no events"),  # reported, named (issue 14)
+        (str(tmp_path / "b" / "notes.md"), "unknown format"),
     ]
 
 

@@ -22,12 +22,12 @@ API
 Bad input is never skipped silently: a path that does not exist, a file no reader recognises
 ("unknown format"), a file that cannot be read, and a source whose reading fails part-way
 (damaged archive, I/O error) each become one ``read`` problem; reading goes on with the next
-source. Empty files give no events and no problem.
+source. An empty file, or one in which no record is found, is one problem too.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 
 from watchpost.events import Event
@@ -126,16 +126,33 @@ def read_source(source: Source, problems: ProblemLog, format: str | None = None)
             problems.add("read", source.name, None, f"cannot read: {exc}")
             return
         if not head:
+            problems.add("read", source.name, None, "empty file: no events")
             return
         reader = choose_reader(head, source)
         if reader is None:
             problems.add("read", source.name, None, f"unknown format (starts with {head[:16]!r})")
             return
+    yield from noting_empty(reader.read(source, problems), source, problems, reader.name)
+
+
+def noting_empty(
+    events: Iterator[Event], source: Source, problems: ProblemLog, reader: str,
+    skipped: Callable[[], int] = lambda: 0,
+) -> Iterator[Event]:
+    """``events``; a reader failure becomes a problem, and so does a source that gave no event
+    (no record in it: empty, or cut short) without any other problem being reported for it.
+    ``skipped`` tells how many records were read and left undecoded (they count as records)."""
+    before = problems.by_path[source.name]
+    count = 0
     try:
-        yield from reader.read(source, problems)
+        for event in events:
+            count += 1
+            yield event
     except Exception as exc:  # a damaged stream or a reader bug: report it, go on with the rest
-        reason = f"reading as {reader.name} failed: {type(exc).__name__}: {exc}"
+        reason = f"reading as {reader} failed: {type(exc).__name__}: {exc}"
         problems.add("read", source.name, None, reason)
+    if count == 0 and skipped() == 0 and problems.by_path[source.name] == before:
+        problems.add("read", source.name, None, f"no record found (read as {reader}): no events")
 
 
 def read_events(
