@@ -20,7 +20,6 @@ Damage found later (a truncated gzip stream, a bad CRC) surfaces while a reader 
 
 from __future__ import annotations
 
-import gzip
 import io
 import os
 import sys
@@ -173,64 +172,80 @@ def _open_file(path: Path) -> BinaryIO:
 
 def open_gzip(open_compressed: Callable[[], BinaryIO], limits: ArchiveLimits, name: str) -> BinaryIO:
     """The decompressed content of a gzip stream, bounded by ``limits``."""
-    compressed = _Counted(open_compressed())
-    return cast(BinaryIO, io.BufferedReader(_BoundedGzip(compressed, limits, name)))
+    return cast(BinaryIO, io.BufferedReader(_BoundedGzip(open_compressed(), limits), 1 << 16))
 
 
-class _Counted(io.RawIOBase):
-    """A binary stream that counts the bytes read from it."""
-
-    def __init__(self, stream: BinaryIO) -> None:
-        self.stream = stream
-        self.count = 0
-
-    def readable(self) -> bool:
-        return True
-
-    def readinto(self, buffer: memoryview | bytearray) -> int:  # type: ignore[override]
-        data = self.stream.read(len(buffer))
-        buffer[: len(data)] = data
-        self.count += len(data)
-        return len(data)
-
-    def close(self) -> None:
-        try:
-            self.stream.close()
-        finally:
-            super().close()
+GZIP_PIECE = 1 << 12
+"""Compressed bytes fed to zlib at a time: what was decompressed before damage comes out
+before the damage is raised, save the output of the damaged piece (gzip.GzipFile checks a
+member's CRC before returning its end, losing all of a small file)."""
 
 
 class _BoundedGzip(io.RawIOBase):
-    """Decompressed gzip that stops (`ArchiveLimitError`) past the total or the ratio bound."""
+    """Decompressed gzip (members one after the other, zero padding after them allowed) that
+    stops with `ArchiveLimitError` past the total or the ratio bound, and with an OSError
+    naming the damage when the deflate stream or a member's CRC is damaged."""
 
-    def __init__(self, compressed: _Counted, limits: ArchiveLimits, name: str) -> None:
+    def __init__(self, compressed: BinaryIO, limits: ArchiveLimits) -> None:
         self._compressed = compressed
-        self._gzip = gzip.GzipFile(fileobj=cast(BinaryIO, compressed), mode="rb")
+        self._inflate = zlib.decompressobj(31)
+        self._tail = b""
         self._limits = limits
-        self._name = name
+        self._read = 0
         self._expanded = 0
 
     def readable(self) -> bool:
         return True
 
     def readinto(self, buffer: memoryview | bytearray) -> int:  # type: ignore[override]
-        data = self._gzip.read1(len(buffer))  # one step: what precedes damage comes out first
-        count = len(data)
-        buffer[:count] = data
+        while True:
+            if self._inflate.eof and not self._next_member():
+                return 0
+            data = self._tail or self._take()
+            if not data:
+                raise EOFError("gzip stream cut short (ended before its end-of-stream marker)")
+            try:
+                out = self._inflate.decompress(data, len(buffer))
+            except zlib.error as exc:
+                raise OSError(f"damaged gzip data after {self._expanded} bytes: {exc}") from None
+            self._tail = self._inflate.unconsumed_tail
+            if out:
+                self._count(len(out))
+                buffer[: len(out)] = out
+                return len(out)
+
+    def _take(self) -> bytes:
+        data = self._compressed.read(GZIP_PIECE)
+        self._read += len(data)
+        return data
+
+    def _next_member(self) -> bool:
+        """After a member: whether another one follows (zero padding is passed over)."""
+        rest = self._inflate.unused_data
+        while not rest.lstrip(b"\x00"):
+            rest = self._take()
+            if not rest:
+                return False
+        rest = rest.lstrip(b"\x00")
+        if not rest.startswith(GZIP_MAGIC[: len(rest)]):
+            raise OSError("data after the gzip stream that is not gzip")
+        self._inflate = zlib.decompressobj(31)
+        self._tail = rest
+        return True
+
+    def _count(self, count: int) -> None:
         self._expanded += count
         limits, expanded = self._limits, self._expanded
         if expanded > limits.max_expanded:
             raise ArchiveLimitError(f"gzip stream expands past {limits.max_expanded} bytes: rest not read")
-        if expanded > limits.ratio_floor and expanded > limits.max_ratio * max(self._compressed.count, 1):
+        if expanded > limits.ratio_floor and expanded > limits.max_ratio * max(self._read, 1):
             raise ArchiveLimitError(
                 f"gzip stream expands more than {limits.max_ratio} times "
                 f"(archive bomb?): rest not read after {expanded} bytes"
             )
-        return count
 
     def close(self) -> None:
         try:
-            self._gzip.close()
             self._compressed.close()
         finally:
             super().close()

@@ -92,7 +92,8 @@ def utf8_lines(stream: BinaryIO, on_long_line: LongLine, max_line: int = MAX_LIN
                 continue
             skipping, number, chunk = False, number + 1, data[end:]
             yield b"\n"
-        if b"\n" not in chunk and b"\r" not in chunk:
+        after_cr = bool(pending) and pending[-1].endswith(b"\r")  # that CR ended a line
+        if b"\n" not in chunk and b"\r" not in chunk and not after_cr:
             pending.append(chunk)
             pending_size += len(chunk)
         else:
