@@ -75,27 +75,32 @@ def survey(stream: BinaryIO) -> Survey:
 
 
 def _check_chunk(chunk: bytes, check: ChunkCheck) -> None:
+    """What is wrong with a chunk, and which of its header's fields can be trusted.
+
+    The header's record numbers and end of records are trusted when its CRC holds, when no CRC
+    was written (0, as in some live logs), when the records' CRC matches the records up to that
+    end, or when the chunk is cut inside its header (nothing better is left). Otherwise the
+    numbers come from the records carved, and carving runs to the end of the chunk.
+    """
     if not chunk.strip(b"\x00"):
         check.used = False  # a slot never written (files are allocated ahead)
         return
-    header_ok = (
-        len(chunk) >= CHUNK_HEADER_SIZE and chunk.startswith(CHUNK_MAGIC)
-        and _header_crc(chunk) == _u32(chunk, 124)
-    )
-    if len(chunk) >= 56:  # read even when the header's CRC fails: used only when plausible
+    whole_header = len(chunk) >= CHUNK_HEADER_SIZE
+    header_ok = whole_header and chunk.startswith(CHUNK_MAGIC) and _header_crc(chunk) == _u32(chunk, 124)
+    records_ok = False
+    if len(chunk) >= 56:
         first, last = struct.unpack_from("<QQ", chunk, 24)  # record identifiers
         free = _u32(chunk, 48)
         if 0 < first <= last < first + (1 << 16) and CHUNK_HEADER_SIZE <= free <= CHUNK_SIZE:
-            check.first, check.last, check.free = first, last, free
+            records_ok = free <= len(chunk) and zlib.crc32(chunk[CHUNK_HEADER_SIZE:free]) == _u32(chunk, 52)
+            if header_ok or records_ok or not whole_header or _u32(chunk, 124) == 0:
+                check.first, check.last, check.free = first, last, free
     if len(chunk) < CHUNK_SIZE:
         check.damage = f"chunk cut short ({len(chunk)} of {CHUNK_SIZE} bytes: a partial copy?)"
     elif not header_ok:
         check.damage = "damaged chunk header"
-    else:
-        free = _u32(chunk, 48)
-        records_crc = zlib.crc32(chunk[CHUNK_HEADER_SIZE:free]) if free <= CHUNK_SIZE else -1
-        if not CHUNK_HEADER_SIZE <= free <= CHUNK_SIZE or records_crc != _u32(chunk, 52):
-            check.damage = "damaged records (checksum mismatch)"
+    elif not records_ok:
+        check.damage = "damaged records (checksum mismatch)"
 
 
 def _u32(data: bytes | bytearray, offset: int) -> int:
@@ -119,8 +124,7 @@ def carve(chunk: bytes, check: ChunkCheck) -> list[CarvedRecord]:
     (or, as pyevtx-rs accepts, the next record or the end right after them).
 
     Where one does not, the next magic that starts such a record is searched for (forensic
-    carving): a damaged record costs itself only. Slack (after ``check.free``) and records
-    numbered outside the header's range (when it has one) are left out.
+    carving): a damaged record costs itself only. Slack (after ``check.free``) is left out.
     """
     found: list[CarvedRecord] = []
     offset = CHUNK_HEADER_SIZE
@@ -128,8 +132,7 @@ def carve(chunk: bytes, check: ChunkCheck) -> list[CarvedRecord]:
     while offset + RECORD_MIN <= end:
         record = _record_at(chunk, offset, end)
         if record is not None:
-            if check.first is None or check.last is None or check.first <= record.number <= check.last:
-                found.append(record)
+            found.append(record)
             offset += record.size
             continue
         offset = chunk.find(RECORD_MAGIC, offset + 1, end)
