@@ -347,7 +347,13 @@ def read_carefully(
     ranges: dict[int, range] = {}
     reasons: dict[int, str] = {}
     for check, chunk in read_chunks(stream, checked.chunks):
-        records = carve(chunk, check)
+        records = carve(chunk, check, checked.next_number)
+        if check.first is not None and check.last is not None and records and not any(
+            check.first <= record.number <= check.last for record in records
+        ):  # a header that belongs to another chunk (copied over this one's): carve without it
+            check.first = check.last = None
+            check.free = len(chunk)
+            records = carve(chunk, check, checked.next_number)
         seen: set[int] = set()
         errors: list[str] = []
         if records:

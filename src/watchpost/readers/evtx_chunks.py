@@ -54,6 +54,9 @@ class Survey:
 
     chunks: list[ChunkCheck] = field(default_factory=list)
     header_ok: bool = True
+    next_number: int | None = None
+    """The number the next record would take, from a file header that is whole and was closed
+    cleanly (its CRC holds, not marked dirty): numbers from it on are stale (slack)."""
 
     @property
     def clean(self) -> bool:
@@ -65,6 +68,8 @@ def survey(stream: BinaryIO) -> Survey:
     result = Survey()
     header = stream.read(FILE_HEADER_SIZE)
     result.header_ok = len(header) == FILE_HEADER_SIZE and header.startswith(b"ElfFile\x00")
+    if result.header_ok and zlib.crc32(header[:120]) == _u32(header, 124) and not _u32(header, 120) & 1:
+        result.next_number = struct.unpack_from("<Q", header, 24)[0]
     number = 0
     while chunk := stream.read(CHUNK_SIZE):
         check = ChunkCheck(number, FILE_HEADER_SIZE + number * CHUNK_SIZE)
@@ -119,12 +124,13 @@ class CarvedRecord:
     number: int
 
 
-def carve(chunk: bytes, check: ChunkCheck) -> list[CarvedRecord]:
+def carve(chunk: bytes, check: ChunkCheck, next_number: int | None = None) -> list[CarvedRecord]:
     """The records of a chunk that look whole: magic, a size that fits, the same size at their end
     (or, as pyevtx-rs accepts, the next record or the end right after them).
 
     Where one does not, the next magic that starts such a record is searched for (forensic
-    carving): a damaged record costs itself only. Slack (after ``check.free``) is left out.
+    carving): a damaged record costs itself only. Slack (after ``check.free``; without a
+    trusted header, records numbered from ``next_number`` on or out of sequence) is left out.
     """
     found: list[CarvedRecord] = []
     offset = CHUNK_HEADER_SIZE
@@ -140,7 +146,26 @@ def carve(chunk: bytes, check: ChunkCheck) -> list[CarvedRecord]:
             offset = chunk.find(RECORD_MAGIC, offset + 1, end)
         if not 0 <= offset < end:
             break
-    return found
+    if check.first is not None:
+        return found
+    if next_number is not None:
+        found = [record for record in found if record.number < next_number]
+    return _in_sequence(found)
+
+
+def _in_sequence(records: list[CarvedRecord]) -> list[CarvedRecord]:
+    """The records of a chunk whose header cannot say where they end: those numbered in sequence
+    from the first (past a damaged one, the next may skip a few numbers). What follows a break is
+    slack: stale records of an earlier use of the chunk, not part of the log."""
+    kept = records[:1]
+    for record in records[1:]:
+        previous = kept[-1]
+        after_gap = record.offset != previous.offset + previous.size
+        if record.number == previous.number + 1 or (after_gap and 0 < record.number - previous.number <= 64):
+            kept.append(record)
+        else:
+            break
+    return kept
 
 
 def _holds_record(chunk: bytes, start: int, end: int) -> bool:

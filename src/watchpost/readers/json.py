@@ -194,6 +194,8 @@ class _JsonFile:
 
     def _document(self, first_number: int, lines: list[bytes]) -> Iterator[Event]:
         text = b"".join(lines)
+        if b"\r" in text:  # CR or CRLF line ends: LF alone, so that lines are counted and found alike
+            text = text.replace(b"\r\n", b"\n").replace(b"\r", b"\n")
         try:
             value = orjson.loads(text)
         except orjson.JSONDecodeError:
