@@ -23,6 +23,7 @@ import time
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from typing import Any
 
 from mutations import FIXTURES, PROJECT, SAMPLES, Mutant, Seed, mutants, seeds
 
@@ -173,7 +174,7 @@ def _start_worker(share: list[tuple[str, str]]) -> subprocess.Popen[str]:
 
 def _collect(
     process: subprocess.Popen[str], share: list[tuple[str, str]], bound: float
-) -> Iterator[dict[str, object]]:
+) -> Iterator[dict[str, Any]]:
     """The worker's results; a worker silent for longer than ``bound`` (plus start-up) is killed
     and the input it was on reported as over the bound; the rest of its share goes to a new one."""
     import selectors
@@ -216,7 +217,7 @@ def _collect(
         yield message
 
 
-def _worker(items: list[tuple[str, str]], bound: float) -> list[dict[str, object]]:
+def _worker(items: list[tuple[str, str]], bound: float) -> list[dict[str, Any]]:
     return [line for line in _collect(_start_worker(items), items, bound) if "name" in line]
 
 
@@ -274,7 +275,7 @@ def save_crashes(
     return saved
 
 
-def summary(report: Report, bound: float, elapsed: float) -> dict[str, object]:
+def summary(report: Report, bound: float, elapsed: float) -> dict[str, Any]:
     outcomes = report.outcomes
     slowest = max(outcomes, key=lambda outcome: outcome.seconds, default=None)
     largest = max(outcomes, key=lambda outcome: outcome.size, default=None)

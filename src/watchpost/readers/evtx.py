@@ -7,8 +7,14 @@ has no TimeCreated: some real files carry 1601-01-01 header times) and its origi
 which tools such as ``evtx_dump`` show; the event's own ``System/EventRecordID`` (which differs
 when the records were exported from a larger log) is the field ``EventRecordID``.
 
-Bad input: a file pyevtx-rs cannot open is one problem; each chunk or record it cannot parse is
-one problem (placed after the last good record) and reading goes on with the next one.
+Bad input: every chunk is checked first (`watchpost.readers.evtx_chunks.survey`: complete, magic,
+header and records CRCs). A file whose chunks all pass is read by pyevtx-rs whole (a record it
+cannot parse is one problem, placed after the last good record). A file with a cut, damaged or
+zeroed chunk is read chunk by chunk instead, each damaged chunk carved to the next record
+signature, so that damage costs only the records it holds; each record lost is one problem
+(``record N``), so the skip count is the number of records lost. A file with no chunk (empty, a
+header alone) is one problem. Members of archives are copied to an unnamed temporary file, not
+held in memory.
 """
 
 from __future__ import annotations
