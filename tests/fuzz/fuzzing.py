@@ -21,6 +21,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -108,9 +109,9 @@ def run_api(
         paths.append((mutant.name, str(path)))
     by_name = {mutant.name: mutant for mutant in batch}
     shares = [paths[start::workers] for start in range(workers)]
-    processes = [_start_worker(share) for share in shares if share]
-    for process, share in zip(processes, shares, strict=False):
-        for line in _collect(process, share, bound):
+    with ThreadPoolExecutor(workers) as pool:  # each worker's output read as it comes
+        lines = pool.map(lambda share: list(_collect(_start_worker(share), share, bound)), shares)
+        for line in (line for result in lines for line in result):
             if line.get("peak_rss_mib"):
                 report.peak_rss_mib = max(report.peak_rss_mib, line["peak_rss_mib"])
                 continue
@@ -127,13 +128,15 @@ MEMORY_BOUND = 1536 << 20
 """Address space a worker may use: past it, allocation fails (a MemoryError is a crash found)."""
 
 WORKER = r"""
-import json, resource, sys, time, traceback
+import json, os, resource, sys, time, traceback
 limit = int(sys.argv[1])
 resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
 from watchpost import Hunt, HuntOptions
 hunt = Hunt(HuntOptions())
-for line in sys.stdin:
-    name, path = json.loads(line)
+with open(sys.argv[2]) as listing:
+    items = json.load(listing)
+os.remove(sys.argv[2])
+for name, path in items:
     print(json.dumps({"start": name}), flush=True)
     started = time.perf_counter()
     hunt.problems.problems.clear(); hunt.problems.counts.clear(); hunt.problems.by_path.clear()
@@ -161,14 +164,12 @@ def code_under_test() -> str:
 
 def _start_worker(share: list[tuple[str, str]]) -> subprocess.Popen[str]:
     env = dict(os.environ, PYTHONPATH=code_under_test())
+    with tempfile.NamedTemporaryFile("w", suffix=".json", delete=False) as listing:
+        json.dump(share, listing)  # a file, not a pipe: a long list would block both sides
     process = subprocess.Popen(
-        [sys.executable, "-c", WORKER, str(MEMORY_BOUND)],
-        stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, env=env,
+        [sys.executable, "-c", WORKER, str(MEMORY_BOUND), listing.name],
+        stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, env=env,
     )
-    assert process.stdin is not None
-    for item in share:
-        process.stdin.write(json.dumps(item) + "\n")
-    process.stdin.close()
     return process
 
 
