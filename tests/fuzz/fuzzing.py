@@ -48,6 +48,9 @@ class Outcome:
     events: int = 0
     problems: int = 0
     crash: str | None = None
+    rss_mib: float = 0.0
+    """The worker's peak RSS after this input (it only grows: the input that raised it most is
+    the hungriest)."""
     account: bool = False
     expected: int | None = None
     """Records the mutant should yield plus report, when known (seed records, or present ones)."""
@@ -57,6 +60,8 @@ class Outcome:
 class Report:
     outcomes: list[Outcome] = field(default_factory=list)
     peak_rss_mib: float = 0.0
+    baseline_rss_mib: float = 0.0
+    """A worker's RSS once its rules are loaded, before any input."""
     cli_runs: int = 0
     cli_inputs: int = 0
     cli_failures: list[str] = field(default_factory=list)
@@ -112,6 +117,9 @@ def run_api(
     with ThreadPoolExecutor(workers) as pool:  # each worker's output read as it comes
         lines = pool.map(lambda share: list(_collect(_start_worker(share), share, bound)), shares)
         for line in (line for result in lines for line in result):
+            if line.get("baseline_rss_mib"):
+                report.baseline_rss_mib = max(report.baseline_rss_mib, line["baseline_rss_mib"])
+                continue
             if line.get("peak_rss_mib"):
                 report.peak_rss_mib = max(report.peak_rss_mib, line["peak_rss_mib"])
                 continue
@@ -119,7 +127,8 @@ def run_api(
             expected = mutant.present if mutant.present is not None else seed_counts.get(mutant.seed)
             report.outcomes.append(Outcome(
                 mutant.name, mutant.kind, mutant.seed, len(mutant.data), line.get("seconds", bound + 1),
-                line.get("events", 0), line.get("problems", 0), line.get("crash"), mutant.account, expected,
+                line.get("events", 0), line.get("problems", 0), line.get("crash"), line.get("rss_mib", 0.0),
+                mutant.account, expected,
             ))
     return report
 
@@ -132,7 +141,18 @@ import json, os, resource, sys, time, traceback
 limit = int(sys.argv[1])
 resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
 from watchpost import Hunt, HuntOptions
+def peak_mib():
+    # VmHWM: this process's own peak (ru_maxrss keeps the forking parent's peak across exec)
+    try:
+        with open("/proc/self/status") as status:
+            for row in status:
+                if row.startswith("VmHWM:"):
+                    return int(row.split()[1]) / 1024
+    except OSError:
+        pass
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 hunt = Hunt(HuntOptions())
+print(json.dumps({"baseline_rss_mib": peak_mib()}), flush=True)
 with open(sys.argv[2]) as listing:
     items = json.load(listing)
 os.remove(sys.argv[2])
@@ -150,9 +170,9 @@ for name, path in items:
     except BaseException:
         result["crash"] = traceback.format_exc()[-2000:]
     result["seconds"] = time.perf_counter() - started
+    result["rss_mib"] = peak_mib()
     print(json.dumps(result), flush=True)
-peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-print(json.dumps({"peak_rss_mib": peak}), flush=True)
+print(json.dumps({"peak_rss_mib": peak_mib()}), flush=True)
 """
 
 
@@ -292,10 +312,21 @@ def summary(report: Report, bound: float, elapsed: float) -> dict[str, Any]:
         "slowest": None if slowest is None else (slowest.name, slowest.seed, round(slowest.seconds, 2)),
         "largest": None if largest is None else (largest.name, largest.seed, largest.size),
         "peak_rss_mib": round(report.peak_rss_mib, 1),
+        "baseline_rss_mib": round(report.baseline_rss_mib, 1),
+        "hungriest": _hungriest(outcomes),
         "account": report.account(),
         "unbalanced": [asdict(outcome) for outcome in report.unbalanced()],
         "elapsed_s": round(elapsed, 1),
     }
+
+
+def _hungriest(outcomes: list[Outcome]) -> tuple[str, str, float] | None:
+    """The input after which a worker's peak RSS was highest, first reached."""
+    top = max(outcomes, key=lambda outcome: outcome.rss_mib, default=None)
+    if top is None:
+        return None
+    first = next(outcome for outcome in outcomes if outcome.rss_mib == top.rss_mib)
+    return first.name, first.seed, round(first.rss_mib, 1)
 
 
 def temporary_folder() -> tempfile.TemporaryDirectory[str]:
