@@ -27,6 +27,7 @@ source. An empty file, or one in which no record is found, is one problem too.
 
 from __future__ import annotations
 
+import zlib
 from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 
@@ -148,8 +149,12 @@ def noting_empty(
         for event in events:
             count += 1
             yield event
-    except Exception as exc:  # a damaged stream or a reader bug: report it, go on with the rest
-        reason = f"reading as {reader} failed: {type(exc).__name__}: {exc}"
+    except ARCHIVE_ERRORS as exc:  # a damaged compressed stream or archive member, an I/O error
+        kind = "damaged deflate data" if isinstance(exc, zlib.error) else type(exc).__name__
+        reason = f"unreadable from here on, after {count} events (read as {reader}): {kind}: {exc}"
+        problems.add("read", source.name, None, reason)
+    except Exception as exc:  # a reader bug: report it, go on with the rest
+        reason = f"reading as {reader} failed after {count} events: {type(exc).__name__}: {exc}"
         problems.add("read", source.name, None, reason)
     if count == 0 and skipped() == 0 and problems.by_path[source.name] == before:
         problems.add("read", source.name, None, f"no record found (read as {reader}): no events")
