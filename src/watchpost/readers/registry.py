@@ -144,19 +144,22 @@ def noting_empty(
     (no record in it: empty, or cut short) without any other problem being reported for it.
     ``skipped`` tells how many records were read and left undecoded (they count as records)."""
     before = problems.by_path[source.name]
-    count = 0
+    iterator = iter(events)
+    read_any = False
     try:
-        for event in events:
-            count += 1
-            yield event
+        for first in iterator:  # the first event alone, then the rest delegated (no loop here)
+            read_any = True
+            yield first
+            yield from iterator
     except ARCHIVE_ERRORS as exc:  # a damaged compressed stream or archive member, an I/O error
         kind = "damaged deflate data" if isinstance(exc, zlib.error) else type(exc).__name__
-        reason = f"unreadable from here on, after {count} events (read as {reader}): {kind}: {exc}"
+        after = "after the events above" if read_any else "before any event"
+        reason = f"unreadable from here on, {after} (read as {reader}): {kind}: {exc}"
         problems.add("read", source.name, None, reason)
     except Exception as exc:  # a reader bug: report it, go on with the rest
-        reason = f"reading as {reader} failed after {count} events: {type(exc).__name__}: {exc}"
+        reason = f"reading as {reader} failed: {type(exc).__name__}: {exc}"
         problems.add("read", source.name, None, reason)
-    if count == 0 and skipped() == 0 and problems.by_path[source.name] == before:
+    if not read_any and skipped() == 0 and problems.by_path[source.name] == before:
         problems.add("read", source.name, None, f"no record found (read as {reader}): no events")
 
 
