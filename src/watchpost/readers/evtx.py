@@ -88,10 +88,14 @@ def evtx_file(source: Source) -> Iterator[tuple[str | BinaryIO, BinaryIO]]:
         with open(source.path, "rb") as stream:
             yield str(source.path), stream
         return
-    with tempfile.TemporaryFile() as copy, source.open() as stream:
-        shutil.copyfileobj(stream, copy, 1 << 20)
-        copy.seek(0)
-        yield cast(BinaryIO, copy), cast(BinaryIO, copy)
+    with source.open() as stream:
+        if isinstance(stream, io.BytesIO):  # in memory already (a chunk the watch reads): no copy
+            yield stream, stream
+            return
+        with tempfile.TemporaryFile() as copy:
+            shutil.copyfileobj(stream, copy, 1 << 20)
+            copy.seek(0)
+            yield cast(BinaryIO, copy), cast(BinaryIO, copy)
 
 
 class EvtxReader:
