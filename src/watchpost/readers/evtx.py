@@ -36,6 +36,8 @@ from watchpost.problems import ProblemLog
 from watchpost.readers.base import Source
 from watchpost.readers.evtx_chunks import (
     FILLER_NUMBER,
+    CarvedRecord,
+    ChunkCheck,
     Survey,
     carve,
     chunk_file,
@@ -351,20 +353,16 @@ def read_carefully(
     stream: BinaryIO, checked: Survey, name: str, problems: ProblemLog, selection: RecordSelection | None
 ) -> Iterator[Event]:
     """The events of a file with damaged chunks, chunk by chunk (see `evtx_chunks`); each record
-    a chunk should hold and that cannot be read is one problem."""
+    a chunk should hold and that is read nowhere in the file is one problem. A record number read
+    once is not read again (stale copies in slack space)."""
     if selection is not None and selection.pairs is None:
         selection = None
     ranges: dict[int, range] = {}
     reasons: dict[int, str] = {}
+    seen: set[int] = set()
+    lost: list[tuple[range, str, str]] = []
     for check, chunk in read_chunks(stream, checked.chunks):
-        records = carve(chunk, check, checked.next_number)
-        if check.first is not None and check.last is not None and records and not any(
-            check.first <= record.number <= check.last for record in records
-        ):  # a header that belongs to another chunk (copied over this one's): carve without it
-            check.first = check.last = None
-            check.free = len(chunk)
-            records = carve(chunk, check, checked.next_number)
-        seen: set[int] = set()
+        records = _carved(chunk, check, checked.next_number)
         errors: list[str] = []
         if records:
             yield from _chunk_events(rebuilt_chunk(chunk, records), name, problems, selection, seen, errors)
@@ -374,29 +372,46 @@ def read_carefully(
         numbers = own_numbers(check, records)
         if numbers is None:
             reasons[check.number] = reason
-            continue
-        ranges[check.number] = numbers
-        _report_lost(numbers, seen, name, problems, f"chunk {check.number}", reason)
+        else:
+            ranges[check.number] = numbers
+            lost.append((numbers, f"chunk {check.number}", reason))
     for number, reason in reasons.items():
         gap = neighbour_numbers(checked.chunks, ranges).get(number)
         if gap is None:
             problems.add("read", name, f"chunk {number}", f"{reason}: unreadable, its records unknown")
         else:
-            _report_lost(gap, set(), name, problems, f"chunk {number}", reason)
+            lost.append((gap, f"chunk {number}", reason))
+    for numbers, place, reason in lost:
+        _report_lost(numbers, seen, name, problems, place, reason)
+
+
+def _carved(chunk: bytes, check: ChunkCheck, next_number: int | None) -> list[CarvedRecord]:
+    """The records of a chunk; when most of them are numbered outside its header's range, the
+    header belongs to another chunk (copied over this one's): they are carved without it."""
+    records = carve(chunk, check, next_number)
+    if check.first is None or check.last is None or not records:
+        return records
+    inside = sum(1 for record in records if check.first <= record.number <= check.last)
+    if inside * 2 >= len(records):
+        return records
+    check.first = check.last = None
+    check.free = len(chunk)
+    return carve(chunk, check, next_number)
 
 
 def _chunk_events(
     chunk: bytes, name: str, problems: ProblemLog, selection: RecordSelection | None,
     seen: set[int], errors: list[str],
 ) -> Iterator[Event]:
-    """The events of one (rebuilt) chunk; ``seen`` gets the numbers of the records read (decoded,
-    skipped by ``selection`` or reported), ``errors`` what pyevtx-rs raised."""
+    """The events of one (rebuilt) chunk whose numbers are not in ``seen`` yet; ``seen`` gets the
+    numbers of the records read (decoded, skipped by ``selection`` or reported), ``errors`` what
+    pyevtx-rs raised."""
     records = open_evtx_parser(io.BytesIO(chunk_file(chunk))).records_json()
     while True:
         try:
             for record in records:
                 number = record.get("event_record_id")
-                if number == FILLER_NUMBER:
+                if number == FILLER_NUMBER or number in seen:
                     continue
                 seen.add(number)
                 if selection is not None and not selection.admits(record.get("data") or ""):
