@@ -40,7 +40,8 @@ def test_plain_files_carry_their_first_bytes(folder: Path) -> None:
         assert isinstance(source, ListedFile)
         assert source.head == (folder / name).read_bytes()[:HEAD_PEEK]
         assert source.path == folder / name
-    assert sources["a.evtx"].head == EVTX_MAGIC
+    assert sources["a.evtx"].head.startswith(EVTX_MAGIC)
+    assert len(sources["a.evtx"].head) == HEAD_PEEK  # enough to tell a tar archive (magic at 257)
     gzipped = sources["d.evtx.gz"]
     assert not isinstance(gzipped, ListedFile)  # decompressed on reading: no head kept
     with gzipped.open() as stream:
@@ -75,7 +76,9 @@ def test_files_that_are_not_evtx_are_still_read_by_their_format(folder: Path) ->
     outcomes = {Path(s.name).name: matcher.run(0, s) for s in iter_sources([folder], ProblemLog())}
     assert outcomes["b.jsonl"].events == 1
     assert outcomes["d.evtx.gz"].events == outcomes["a.evtx"].events > 0
-    assert outcomes["e.evtx"].events == 0 and outcomes["e.evtx"].problems is None
+    empty = outcomes["e.evtx"]  # an empty file is reported (issue 14), not passed over in silence
+    assert empty.events == 0 and empty.problems is not None
+    assert [p.reason for p in empty.problems.problems] == ["empty file: no events"]
     short = outcomes["c.evtx"]
     assert short.events == 0 and short.problems is not None  # reported, as before
     assert source_hunts._is_evtx(next(iter(iter_sources([folder / "a.evtx"], ProblemLog()))))

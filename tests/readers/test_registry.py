@@ -167,7 +167,8 @@ def test_directories_are_walked_recursively_in_name_order(tmp_path: Path) -> Non
     events, problems = read_all([tmp_path])
     assert len(events) == 3 + 3 + 2
     assert [(p.path, p.reason.split(" (")[0]) for p in problems.problems] == [
-        (str(tmp_path / "b" / "notes.md"), "unknown format")  # the empty file is not a problem
+        (str(tmp_path / "b" / "empty.log"), "empty file: no events"),  # reported, named (issue 14)
+        (str(tmp_path / "b" / "notes.md"), "unknown format"),
     ]
 
 
@@ -193,7 +194,7 @@ def test_damaged_gzip_and_zip_are_reported_and_other_inputs_still_read(tmp_path:
     events, problems = read_all([truncated, broken_zip, JSONL])
     cut_problems = [p for p in problems.problems if p.path == str(truncated)]
     zip_problems = [p for p in problems.problems if p.path == str(broken_zip)]
-    assert len(cut_problems) == 1 and "failed" in cut_problems[0].reason
+    assert len(cut_problems) == 1 and "unreadable from here on" in cut_problems[0].reason
     assert len(zip_problems) == 1 and zip_problems[0].reason.startswith("unreadable zip archive")
     assert sum(1 for e in events if e.origin.path == str(JSONL)) == 3
     assert sum(1 for e in events if e.origin.path == str(truncated)) > 0  # what came before the cut

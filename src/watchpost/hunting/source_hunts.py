@@ -166,7 +166,8 @@ class SourceMatcher:
             reader = FORMATS["json"] if self.input_format == "json" else _sniffed_reader(source)
             if isinstance(reader, JsonReader):
                 skips = LineSkips(self.line_gate)
-                return _guarded(reader.read_gated(source, problems, skips), source, problems, "json"), skips
+                events = reader.read_gated(source, problems, skips)
+                return _guarded(events, source, problems, "json", skips), skips
         if self.admitted is None or self.input_format not in (None, "evtx"):
             return read_source(source, problems, self.input_format), None
         if not _is_evtx(source):
@@ -174,7 +175,8 @@ class SourceMatcher:
         if self._selection.pairs is not self.admitted:  # ``admitted`` was replaced after building
             self._selection = RecordSelection(self.admitted, self._selection.gates)
         selection = self._selection.fresh()
-        return _guarded(EvtxReader().read_selected(source, problems, selection), source, problems), selection
+        events = EvtxReader().read_selected(source, problems, selection)
+        return _guarded(events, source, problems, "evtx", selection), selection
 
     def _range_events(self, source: LineRange, problems: ProblemLog) -> tuple[Iterator[Event], RangeReading]:
         from watchpost.readers.registry import FORMATS
@@ -184,11 +186,11 @@ class SourceMatcher:
             lines = source.lines(reading.lines)
             ranged = Source(source.name, lambda: cast(BinaryIO, io.BufferedReader(RangeStream(lines))))
             events = FORMATS[source.reader].read(ranged, problems)
-            return _guarded(events, source, problems, source.reader), reading
+            return _guarded(events, source, problems, source.reader, whole_file=False), reading
         reading = RangeReading(LineSkips(self.line_gate) if self.line_gate is not None else None)
         decoded = JsonReader().read_lines(source.name, source.lines(reading.lines), problems, reading.skips,
                                           first=source.part == 0)
-        return _guarded(decoded, source, problems, "json"), reading
+        return _guarded(decoded, source, problems, "json", whole_file=False), reading
 
     def in_range(self, event: Event) -> bool:
         moment = event.timestamp
@@ -283,7 +285,7 @@ class RangeReading:
 
 def _is_evtx(source: Source) -> bool:
     if isinstance(source, ListedFile) and len(source.head) >= len(EVTX_MAGIC):
-        return source.head == EVTX_MAGIC  # read when listed: no second open
+        return source.head.startswith(EVTX_MAGIC)  # read when listed: no second open
     try:
         with source.open() as stream:
             return stream.read(len(EVTX_MAGIC)) == EVTX_MAGIC
@@ -305,13 +307,18 @@ def _sniffed_reader(source: Source) -> Reader | None:
 
 
 def _guarded(
-    events: Iterator[Event], source: Source, problems: ProblemLog, reader: str = "evtx"
+    events: Iterator[Event], source: Source, problems: ProblemLog, reader: str = "evtx",
+    skips: RecordSelection | LineSkips | None = None, whole_file: bool = True,
 ) -> Iterator[Event]:
-    """As `read_source` does: a reader failure is a problem, never an exception."""
-    try:
-        yield from events
-    except Exception as exc:
-        problems.add("read", source.name, None, f"reading as {reader} failed: {type(exc).__name__}: {exc}")
+    """As `read_source` does: a reader failure is a problem, never an exception, and so is a
+    file without any record (not a byte range of one, ``whole_file`` False: its other ranges
+    may hold them)."""
+    from watchpost.readers.registry import noting_empty
+
+    if not whole_file:
+        yield from noting_empty(events, source, problems, reader, lambda: 1)  # "records elsewhere"
+        return
+    yield from noting_empty(events, source, problems, reader, lambda: skips.skipped if skips else 0)
 
 
 def spill(outcome: SourceOutcome, directory: str) -> None:

@@ -4,10 +4,13 @@
   directory visited once. Entries that are neither files nor directories, and directories that
   cannot be listed, are reported.
 - A gzip file (recognised by its magic bytes, whatever its name) is read decompressed, under its
-  own name (``a.json.gz``).
-- A zip archive (magic bytes) gives one source per member, sorted by member name and named
-  ``a.zip!dir/member.json``; members that are themselves gzip or zip are expanded in turn (up to
-  ``MAX_NESTING`` levels). Encrypted members and unreadable archives are reported.
+  own name (``a.json.gz``), as a stream bounded by `ArchiveLimits` (total size, and ratio once
+  past ``ratio_floor``): past a bound, reading stops with a problem naming the file.
+- A zip or tar archive (magic bytes; ``.tar.gz``/``.tgz`` are gzip, then tar) gives one source
+  per member, sorted by member name and named ``a.zip!dir/member.json``; members that are
+  themselves gzip, zip or tar are expanded in turn (up to ``max_nesting`` levels). Encrypted
+  members, unreadable archives and every limit hit are reported
+  (`watchpost.readers.archive_members`).
 - ``-`` is standard input, named ``<stdin>``. Its first ``STDIN_HEAD`` bytes are read ahead (so
   that the format can be sniffed), compressed input is read whole; it can be read only once.
 
@@ -17,11 +20,11 @@ Damage found later (a truncated gzip stream, a bad CRC) surfaces while a reader 
 
 from __future__ import annotations
 
-import gzip
 import io
 import os
 import sys
 import zipfile
+import zlib
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from functools import partial
@@ -29,33 +32,46 @@ from pathlib import Path
 from typing import BinaryIO, cast
 
 from watchpost.problems import ProblemLog
+from watchpost.readers.archive_members import (
+    DEFAULT_LIMITS,
+    ZIP_MAGICS,
+    ArchiveLimitError,
+    ArchiveLimits,
+    is_tar,
+    tar_members,
+    zip_members,
+)
 from watchpost.readers.base import Source
 
 GZIP_MAGIC = b"\x1f\x8b"
-ZIP_MAGICS = (b"PK\x03\x04", b"PK\x05\x06")
-MAX_NESTING = 4
-HEAD_PEEK = 8
-"""Bytes read from each source when it is listed: the longest magic told apart here or by a
-reader that trusts `ListedFile.head` (EVTX's ``ElfFile\\0``)."""
+MAX_NESTING = DEFAULT_LIMITS.max_nesting
+HEAD_PEEK = 512
+"""Bytes read from each source when it is listed: enough for the magics told apart here (tar's
+``ustar`` at 257) or by a reader that trusts `ListedFile.head` (EVTX's ``ElfFile\\0``)."""
 STDIN_HEAD = 1 << 16
 STDIN_NAME = "<stdin>"
 
-ARCHIVE_ERRORS = (OSError, EOFError, zipfile.BadZipFile, zipfile.LargeZipFile, RuntimeError, ValueError)
-"""What opening or decompressing a damaged archive raises (zlib.error is an Exception subclass
-that gzip wraps in BadGzipFile/OSError; encrypted zip members raise RuntimeError)."""
+ARCHIVE_ERRORS = (
+    OSError, EOFError, zipfile.BadZipFile, zipfile.LargeZipFile, RuntimeError, ValueError, zlib.error
+)
+"""What opening or decompressing a damaged archive raises (a damaged deflate stream raises
+zlib.error, from zip members and gzip alike; encrypted zip members raise RuntimeError; a limit
+hit raises `ArchiveLimitError`, an OSError)."""
 
 
-def iter_sources(paths: Iterable[Path | str], problems: ProblemLog) -> Iterator[Source]:
+def iter_sources(
+    paths: Iterable[Path | str], problems: ProblemLog, limits: ArchiveLimits = DEFAULT_LIMITS
+) -> Iterator[Source]:
     """The sources behind ``paths`` (files, directories, archives, ``-``), in order."""
     for given in paths:
         if str(given) == "-":
-            yield from expand_source(stdin_source(), problems)
+            yield from expand_source(stdin_source(), problems, limits=limits)
             continue
         path = Path(given)
         if path.is_dir():
-            yield from _walk(path, problems, set())
+            yield from _walk(path, problems, set(), limits)
         elif path.is_file():
-            yield from expand_source(file_source(path), problems)
+            yield from expand_source(file_source(path), problems, limits=limits)
         elif path.exists() or path.is_symlink():
             problems.add("read", str(path), None, "not a regular file or directory")
         else:
@@ -91,28 +107,50 @@ class ListedFile(Source):
     head: bytes = b""
 
 
-def expand_source(source: Source, problems: ProblemLog, depth: int = 0) -> Iterator[Source]:
-    """``source`` itself, or the sources inside it when it is a gzip file or a zip archive.
+def expand_source(
+    source: Source, problems: ProblemLog, depth: int = 0, limits: ArchiveLimits = DEFAULT_LIMITS
+) -> Iterator[Source]:
+    """``source`` itself, or the sources inside it when it is a gzip file, a zip or tar archive.
 
-    A plain file comes back as a `ListedFile` carrying its first bytes.
+    A plain file comes back as a `ListedFile` carrying its first bytes. Damage met while
+    peeking (a damaged deflate stream, a limit hit) is one problem naming the source.
     """
     try:
-        magic = _peek(source)
+        head = _peek(source)
     except ARCHIVE_ERRORS as exc:
-        problems.add("read", source.name, None, f"cannot read: {exc}")
+        problems.add("read", source.name, None, f"cannot read: {_error_text(exc)}")
         return
-    if not magic.startswith(GZIP_MAGIC) and not magic.startswith(ZIP_MAGICS):
+    archive = _archive_kind(head)
+    if archive is None:
         if source.path is not None and source.__class__ is Source:
-            source = ListedFile(source.name, source.open, source.path, magic)
+            source = ListedFile(source.name, source.open, source.path, head)
         yield source
         return
-    if depth >= MAX_NESTING:
-        problems.add("read", source.name, None, f"archives nested deeper than {MAX_NESTING} levels")
+    if depth >= limits.max_nesting:
+        problems.add("read", source.name, None, f"archives nested deeper than {limits.max_nesting} levels")
         return
-    if magic.startswith(GZIP_MAGIC):
-        yield from expand_source(Source(source.name, partial(_open_gzip, source.open)), problems, depth + 1)
+    if archive == "gzip":
+        inner = Source(source.name, partial(open_gzip, source.open, limits, source.name))
+        members: Iterator[Source] = iter((inner,))
+    elif archive == "zip":
+        members = zip_members(source, problems, limits)
     else:
-        yield from _zip_members(source, problems, depth)
+        members = tar_members(source, problems, limits)
+    for member in members:
+        yield from expand_source(member, problems, depth + 1, limits)
+
+
+def _archive_kind(head: bytes) -> str | None:
+    if head.startswith(GZIP_MAGIC):
+        return "gzip"
+    if head.startswith(ZIP_MAGICS):
+        return "zip"
+    return "tar" if is_tar(head) else None
+
+
+def _error_text(exc: BaseException) -> str:
+    text = str(exc)
+    return text if isinstance(exc, (OSError, zipfile.BadZipFile)) else f"{type(exc).__name__}: {text}"
 
 
 def _peek(source: Source) -> bytes:
@@ -132,62 +170,90 @@ def _open_file(path: Path) -> BinaryIO:
     return open(path, "rb")  # noqa: SIM115 - the caller closes it
 
 
-class _GzipStream(gzip.GzipFile):
-    """A gzip reader that also closes the stream it decompresses."""
+def open_gzip(open_compressed: Callable[[], BinaryIO], limits: ArchiveLimits, name: str) -> BinaryIO:
+    """The decompressed content of a gzip stream, bounded by ``limits``."""
+    return cast(BinaryIO, io.BufferedReader(_BoundedGzip(open_compressed(), limits), 1 << 16))
 
-    def __init__(self, inner: BinaryIO) -> None:
-        super().__init__(fileobj=inner, mode="rb")
-        self._inner = inner
+
+GZIP_PIECE = 1 << 12
+"""Compressed bytes fed to zlib at a time: what was decompressed before damage comes out
+before the damage is raised, save the output of the damaged piece (gzip.GzipFile checks a
+member's CRC before returning its end, losing all of a small file)."""
+
+
+class _BoundedGzip(io.RawIOBase):
+    """Decompressed gzip (members one after the other, zero padding after them allowed) that
+    stops with `ArchiveLimitError` past the total or the ratio bound, and with an OSError
+    naming the damage when the deflate stream or a member's CRC is damaged."""
+
+    def __init__(self, compressed: BinaryIO, limits: ArchiveLimits) -> None:
+        self._compressed = compressed
+        self._inflate = zlib.decompressobj(31)
+        self._tail = b""
+        self._limits = limits
+        self._read = 0
+        self._expanded = 0
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: memoryview | bytearray) -> int:  # type: ignore[override]
+        while True:
+            if self._inflate.eof and not self._next_member():
+                return 0
+            data = self._tail or self._take()
+            if not data:
+                raise EOFError("gzip stream cut short (ended before its end-of-stream marker)")
+            try:
+                out = self._inflate.decompress(data, len(buffer))
+            except zlib.error as exc:
+                raise OSError(f"damaged gzip data after {self._expanded} bytes: {exc}") from None
+            self._tail = self._inflate.unconsumed_tail
+            if out:
+                self._count(len(out))
+                buffer[: len(out)] = out
+                return len(out)
+
+    def _take(self) -> bytes:
+        data = self._compressed.read(GZIP_PIECE)
+        self._read += len(data)
+        return data
+
+    def _next_member(self) -> bool:
+        """After a member: whether another one follows (zero padding is passed over)."""
+        rest = self._inflate.unused_data
+        while not rest.lstrip(b"\x00"):
+            rest = self._take()
+            if not rest:
+                return False
+        rest = rest.lstrip(b"\x00")
+        if not rest.startswith(GZIP_MAGIC[: len(rest)]):
+            raise OSError("data after the gzip stream that is not gzip")
+        self._inflate = zlib.decompressobj(31)
+        self._tail = rest
+        return True
+
+    def _count(self, count: int) -> None:
+        self._expanded += count
+        limits, expanded = self._limits, self._expanded
+        if expanded > limits.max_expanded:
+            raise ArchiveLimitError(f"gzip stream expands past {limits.max_expanded} bytes: rest not read")
+        if expanded > limits.ratio_floor and expanded > limits.max_ratio * max(self._read, 1):
+            raise ArchiveLimitError(
+                f"gzip stream expands more than {limits.max_ratio} times "
+                f"(archive bomb?): rest not read after {expanded} bytes"
+            )
 
     def close(self) -> None:
         try:
-            super().close()
+            self._compressed.close()
         finally:
-            self._inner.close()
+            super().close()
 
 
-def _open_gzip(open_compressed: Callable[[], BinaryIO]) -> BinaryIO:
-    return cast(BinaryIO, _GzipStream(open_compressed()))
-
-
-def _zip_members(source: Source, problems: ProblemLog, depth: int) -> Iterator[Source]:
-    try:
-        open_archive = _archive_opener(source)
-        with open_archive() as archive:
-            members = sorted(archive.infolist(), key=lambda info: info.filename)
-    except ARCHIVE_ERRORS as exc:
-        problems.add("read", source.name, None, f"unreadable zip archive: {exc}")
-        return
-    for info in members:
-        if info.is_dir():
-            continue
-        name = f"{source.name}!{info.filename}"
-        if info.flag_bits & 0x1:
-            problems.add("read", name, None, "encrypted zip member: not read")
-            continue
-        member = Source(name, partial(_open_member, open_archive, info.filename))
-        yield from expand_source(member, problems, depth + 1)
-
-
-def _archive_opener(source: Source) -> Callable[[], zipfile.ZipFile]:
-    """How to open the archive again for each member (zip needs a seekable file)."""
-    if source.path is not None:
-        return partial(zipfile.ZipFile, source.path)
-    with source.open() as stream:
-        content = stream.read()  # an archive inside an archive, or on stdin: kept in memory
-    return lambda: zipfile.ZipFile(io.BytesIO(content))
-
-
-def _open_member(open_archive: Callable[[], zipfile.ZipFile], member: str) -> BinaryIO:
-    archive = open_archive()
-    try:
-        # The member keeps the archive file open until it is closed itself.
-        return cast(BinaryIO, archive.open(member))
-    finally:
-        archive.close()
-
-
-def _walk(directory: Path, problems: ProblemLog, seen: set[tuple[int, int]]) -> Iterator[Source]:
+def _walk(
+    directory: Path, problems: ProblemLog, seen: set[tuple[int, int]], limits: ArchiveLimits
+) -> Iterator[Source]:
     try:
         status = directory.stat()
         key = (status.st_dev, status.st_ino)
@@ -207,9 +273,9 @@ def _walk(directory: Path, problems: ProblemLog, seen: set[tuple[int, int]]) -> 
             problems.add("read", str(path), None, f"cannot read: {exc}")
             continue
         if is_dir:
-            yield from _walk(path, problems, seen)
+            yield from _walk(path, problems, seen, limits)
         elif is_file:
-            yield from expand_source(file_source(path), problems)
+            yield from expand_source(file_source(path), problems, limits=limits)
         else:
             problems.add("read", str(path), None, "not a regular file or directory (or a broken link)")
 

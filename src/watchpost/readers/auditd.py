@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from datetime import UTC, tzinfo
+from functools import partial
 
 import re2
 
@@ -22,6 +23,7 @@ from watchpost.problems import ProblemLog
 from watchpost.readers.auditd_events import AssembledEvent, EventAssembler, EventBuilder, ProcessTable
 from watchpost.readers.auditd_records import MalformedRecord, parse_record
 from watchpost.readers.base import Source
+from watchpost.readers.text import report_long_line, utf8_lines
 
 _SNIFF = re2.compile(r"type=[A-Za-z0-9_\[\]]+ (?:msg=)?audit\(\d[0-9/.: -]*:\d+\)")
 _SEPARATOR = "----"
@@ -54,7 +56,8 @@ class AuditdReader:
             return
         with stream:
             number = 0
-            for number, raw in enumerate(stream, start=1):
+            lines = utf8_lines(stream, partial(report_long_line, problems, source.name))
+            for number, raw in enumerate(lines, start=1):
                 text = raw.decode("utf-8", "replace").rstrip("\r\n")
                 if text.strip() == _SEPARATOR:
                     ready = assembler.separator()

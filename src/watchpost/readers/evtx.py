@@ -7,17 +7,26 @@ has no TimeCreated: some real files carry 1601-01-01 header times) and its origi
 which tools such as ``evtx_dump`` show; the event's own ``System/EventRecordID`` (which differs
 when the records were exported from a larger log) is the field ``EventRecordID``.
 
-Bad input: a file pyevtx-rs cannot open is one problem; each chunk or record it cannot parse is
-one problem (placed after the last good record) and reading goes on with the next one.
+Bad input: every chunk is checked first (`watchpost.readers.evtx_chunks.survey`: complete, magic,
+header and records CRCs). A file whose chunks all pass is read by pyevtx-rs whole (a record it
+cannot parse is one problem, placed after the last good record). A file with a cut, damaged or
+zeroed chunk is read chunk by chunk instead, each damaged chunk carved to the next record
+signature, so that damage costs only the records it holds; each record lost is one problem
+(``record N``), so the skip count is the number of records lost. A file with no chunk (empty, a
+header alone) is one problem. Members of archives are copied to an unnamed temporary file, not
+held in memory.
 """
 
 from __future__ import annotations
 
 import io
 import re
+import shutil
+import tempfile
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from datetime import datetime
-from typing import Any
+from typing import Any, BinaryIO, cast
 
 import orjson
 from evtx import PyEvtxParser
@@ -25,6 +34,19 @@ from evtx import PyEvtxParser
 from watchpost.events import WINDOWS, Event, Origin
 from watchpost.problems import ProblemLog
 from watchpost.readers.base import Source
+from watchpost.readers.evtx_chunks import (
+    FILLER_NUMBER,
+    CarvedRecord,
+    ChunkCheck,
+    Survey,
+    carve,
+    chunk_file,
+    neighbour_numbers,
+    own_numbers,
+    read_chunks,
+    rebuilt_chunk,
+    survey,
+)
 from watchpost.readers.timestamp import parse_timestamp
 from watchpost.readers.winevent import flatten_windows_event
 
@@ -34,8 +56,8 @@ MAX_CONSECUTIVE_ERRORS = 10_000
 """Parse errors in a row after which a file is given up (guards against a parser that loops)."""
 
 
-def open_evtx_parser(source: Source) -> Any:
-    """A ``PyEvtxParser`` over ``source``: by path for plain files, else over its bytes in memory.
+def open_evtx_parser(source: Source | str | BinaryIO) -> Any:
+    """A ``PyEvtxParser`` over ``source``: by path for plain files, else over its bytes.
 
     pyevtx-rs >= 0.14 takes ``skip_errors``: left False, a parse error is raised by the record
     iterator as ``RuntimeError`` and the iterator goes on with the next record or chunk (with True
@@ -43,15 +65,39 @@ def open_evtx_parser(source: Source) -> Any:
     do not take the argument; the reader copes with both behaviours.
     """
     target: Any
-    if source.path is not None:
-        target = str(source.path)
+    if isinstance(source, Source):
+        if source.path is not None:
+            target = str(source.path)
+        else:
+            with source.open() as stream:
+                target = io.BytesIO(stream.read())
     else:
-        with source.open() as stream:
-            target = io.BytesIO(stream.read())
+        target = source
     try:
         return PyEvtxParser(target, skip_errors=False)
     except TypeError:
         return PyEvtxParser(target)
+
+
+@contextmanager
+def evtx_file(source: Source) -> Iterator[tuple[str | BinaryIO, BinaryIO]]:
+    """What pyevtx-rs reads (a path, or a file object) and a stream of the same bytes.
+
+    A source that is not a file on disk (an archive member, standard input) is copied into an
+    unnamed temporary file first: it is not held in memory, whatever its size.
+    """
+    if source.path is not None:
+        with open(source.path, "rb") as stream:
+            yield str(source.path), stream
+        return
+    with source.open() as stream:
+        if isinstance(stream, io.BytesIO):  # in memory already (a chunk the watch reads): no copy
+            yield stream, stream
+            return
+        with tempfile.TemporaryFile() as copy:
+            shutil.copyfileobj(stream, copy, 1 << 20)
+            copy.seek(0)
+            yield cast(BinaryIO, copy), cast(BinaryIO, copy)
 
 
 class EvtxReader:
@@ -69,14 +115,29 @@ class EvtxReader:
     def read_selected(
         self, source: Source, problems: ProblemLog, selection: RecordSelection | None
     ) -> Iterator[Event]:
-        """`read`, skipping (undecoded, counted in ``selection.skipped``) the records it rejects."""
-        try:
-            parser = open_evtx_parser(source)
-            records = parser.records_json()
-        except (OSError, RuntimeError, ValueError) as exc:
-            problems.add("read", source.name, None, f"cannot open EVTX file: {exc}")
-            return
-        yield from _read_records(records, source.name, problems, selection)
+        """`read`, skipping (undecoded, counted in ``selection.skipped``) the records it rejects.
+
+        A file whose chunks all check out (`evtx_chunks.survey`) is read by pyevtx-rs whole;
+        one with a damaged or partial chunk is read chunk by chunk, damaged chunks carved, and
+        each record lost is one problem.
+        """
+        with evtx_file(source) as (target, stream):
+            checked = survey(stream)
+            if not any(chunk.used for chunk in checked.chunks):
+                problems.add("read", source.name, None, "no EVTX chunk: no records (empty or cut short)")
+                return
+            if not checked.clean:
+                stream.seek(0)
+                yield from read_carefully(stream, checked, source.name, problems, selection)
+                return
+            try:
+                if not isinstance(target, str):
+                    target.seek(0)
+                records = open_evtx_parser(target).records_json()
+            except (OSError, RuntimeError, ValueError) as exc:
+                problems.add("read", source.name, None, f"cannot open EVTX file: {exc}")
+                return
+            yield from _read_records(records, source.name, problems, selection)
 
 
 class RecordSelection:
@@ -286,6 +347,93 @@ def _read_records(
             if errors_in_a_row >= MAX_CONSECUTIVE_ERRORS:
                 problems.add("read", name, place, f"gave up after {errors_in_a_row} errors in a row")
                 return
+
+
+def read_carefully(
+    stream: BinaryIO, checked: Survey, name: str, problems: ProblemLog, selection: RecordSelection | None
+) -> Iterator[Event]:
+    """The events of a file with damaged chunks, chunk by chunk (see `evtx_chunks`); each record
+    a chunk should hold and that is read nowhere in the file is one problem. A record number read
+    once is not read again (stale copies in slack space)."""
+    if selection is not None and selection.pairs is None:
+        selection = None
+    ranges: dict[int, range] = {}
+    reasons: dict[int, str] = {}
+    seen: set[int] = set()
+    lost: list[tuple[range, str, str]] = []
+    for check, chunk in read_chunks(stream, checked.chunks):
+        records = _carved(chunk, check, checked.next_number)
+        errors: list[str] = []
+        if records:
+            yield from _chunk_events(rebuilt_chunk(chunk, records), name, problems, selection, seen, errors)
+        reason = check.damage or "unreadable record"
+        if errors:
+            reason = f"{reason}: {errors[0]}" if check.damage else errors[0]
+        numbers = own_numbers(check, records)
+        if numbers is None:
+            reasons[check.number] = reason
+        else:
+            ranges[check.number] = numbers
+            lost.append((numbers, f"chunk {check.number}", reason))
+    for number, reason in reasons.items():
+        gap = neighbour_numbers(checked.chunks, ranges).get(number)
+        if gap is None:
+            problems.add("read", name, f"chunk {number}", f"{reason}: unreadable, its records unknown")
+        else:
+            lost.append((gap, f"chunk {number}", reason))
+    for numbers, place, reason in lost:
+        _report_lost(numbers, seen, name, problems, place, reason)
+
+
+def _carved(chunk: bytes, check: ChunkCheck, next_number: int | None) -> list[CarvedRecord]:
+    """The records of a chunk; when most of them are numbered outside its header's range, the
+    header belongs to another chunk (copied over this one's): they are carved without it."""
+    records = carve(chunk, check, next_number)
+    if check.first is None or check.last is None or not records:
+        return records
+    inside = sum(1 for record in records if check.first <= record.number <= check.last)
+    if inside * 2 >= len(records):
+        return records
+    check.first = check.last = None
+    check.free = len(chunk)
+    return carve(chunk, check, next_number)
+
+
+def _chunk_events(
+    chunk: bytes, name: str, problems: ProblemLog, selection: RecordSelection | None,
+    seen: set[int], errors: list[str],
+) -> Iterator[Event]:
+    """The events of one (rebuilt) chunk whose numbers are not in ``seen`` yet; ``seen`` gets the
+    numbers of the records read (decoded, skipped by ``selection`` or reported), ``errors`` what
+    pyevtx-rs raised."""
+    records = open_evtx_parser(io.BytesIO(chunk_file(chunk))).records_json()
+    while True:
+        try:
+            for record in records:
+                number = record.get("event_record_id")
+                if number == FILLER_NUMBER or number in seen:
+                    continue
+                seen.add(number)
+                if selection is not None and not selection.admits(record.get("data") or ""):
+                    selection.skipped += 1
+                    continue
+                try:
+                    yield event_from_record(record, name, problems)
+                except (orjson.JSONDecodeError, KeyError, TypeError, ValueError, AttributeError) as exc:
+                    problems.add("read", name, f"record {number}", _reason(exc))
+            return
+        except Exception as exc:  # a record pyevtx-rs cannot parse: it goes on with the next one
+            errors.append(str(exc)[:300])
+            if len(errors) > 1024:
+                return
+
+
+def _report_lost(
+    numbers: range, seen: set[int], name: str, problems: ProblemLog, place: str, reason: str
+) -> None:
+    for number in numbers:
+        if number not in seen:
+            problems.add("read", name, f"record {number}", f"lost in {place}: {reason}")
 
 
 def event_from_record(record: dict[str, Any], name: str, problems: ProblemLog) -> Event:

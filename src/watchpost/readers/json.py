@@ -25,6 +25,7 @@ import json
 from bisect import bisect_right
 from collections.abc import Callable, Iterable, Iterator
 from datetime import datetime
+from functools import partial
 from itertools import accumulate, islice, repeat
 from typing import Any
 
@@ -34,7 +35,7 @@ from watchpost.events import EPOCH, Event, Origin
 from watchpost.problems import ProblemLog
 from watchpost.readers.base import Source
 from watchpost.readers.json_shapes import shape_object
-from watchpost.readers.text import utf8_head, utf8_lines
+from watchpost.readers.text import report_long_line, utf8_head, utf8_lines
 from watchpost.readers.time_field import TIME_FIELD
 from watchpost.readers.timestamp import parse_any_timestamp, parse_timestamp
 
@@ -55,7 +56,7 @@ class JsonReader:
         """`read`, skipping (undecoded, counted in ``gate.skipped``) the JSON lines it rejects."""
         with source.open() as stream:
             reading = _JsonFile(source.name, problems, gate)
-            yield from reading.events(utf8_lines(stream))
+            yield from reading.events(utf8_lines(stream, partial(report_long_line, problems, source.name)))
             reading.report_untimed()
 
     def read_lines(
@@ -209,6 +210,8 @@ class _JsonFile:
 
     def _document(self, first_number: int, lines: list[bytes]) -> Iterator[Event]:
         text = b"".join(lines)
+        if b"\r" in text:  # CR or CRLF line ends: LF alone, so that lines are counted and found alike
+            text = text.replace(b"\r\n", b"\n").replace(b"\r", b"\n")
         try:
             value = orjson.loads(text)
         except orjson.JSONDecodeError:

@@ -18,6 +18,8 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator
 from dataclasses import dataclass
+from functools import partial
+from itertools import chain
 from typing import Any
 
 import orjson
@@ -25,8 +27,8 @@ import re2
 
 from watchpost.problems import ProblemLog
 from watchpost.readers.base import Source
+from watchpost.readers.text import report_long_line, utf8_lines
 
-_BOM = b"\xef\xbb\xbf"
 _WRAPPED_ARRAY = re2.compile(r'"(?:Records|records|value)"\s*:\s*\[')
 
 
@@ -51,24 +53,47 @@ def _wrapped(document: Any, wrappers: tuple[str, ...]) -> list[Any] | None:
 def iter_json_records(
     source: Source, problems: ProblemLog, wrappers: tuple[str, ...] = ("Records", "records", "value")
 ) -> Iterator[JsonRecord]:
-    """Each record object of ``source``; ``wrappers`` name the keys whose list holds the records."""
+    """Each record object of ``source``; ``wrappers`` name the keys whose list holds the records.
+
+    The text may be UTF-8 or UTF-16 (with a BOM), its lines ended by LF, CRLF or CR. The file is
+    JSON lines when its first non-blank line is a JSON object, or when that line is damaged
+    (starts with ``{`` but does not parse) and the next non-blank line is an object: a damaged
+    first line then costs that line only.
+    """
     try:
         stream = source.open()
     except OSError as error:
         problems.add("read", source.name, None, f"cannot open: {error}")
         return
     with stream:
-        first = stream.readline()
-        if first.startswith(_BOM):
-            first = first[len(_BOM) :]
-        while first and not first.strip():
-            first = stream.readline()
-        stripped = first.strip()
-        if stripped.startswith(b"{") and _is_json_object(stripped):
-            yield from _json_lines(first, stream, source.name, problems, wrappers)
+        lines = utf8_lines(stream, partial(report_long_line, problems, source.name))
+        head = list(_first_lines(lines, 2))
+        first = head[0][1] if head else b""
+        if first.startswith(b"{") and (
+            _is_json_object(first) or (len(head) > 1 and _is_json_object(head[1][1]))
+        ):
+            yield from _json_lines(head, lines, source.name, problems, wrappers)
             return
-        document = first + stream.read()
+        document = b"".join(_with_blank_lines(head, lines))
     yield from _document(document, source.name, problems, wrappers)
+
+
+def _first_lines(lines: Iterator[bytes], count: int) -> Iterator[tuple[int, bytes]]:
+    """The first ``count`` non-blank lines (stripped), with their numbers."""
+    for number, line in enumerate(lines, start=1):
+        text = line.strip()
+        if text:
+            yield number, text
+            count -= 1
+            if count == 0:
+                return
+
+
+def _with_blank_lines(head: list[tuple[int, bytes]], rest: Iterator[bytes]) -> Iterator[bytes]:
+    """The text of the whole file again, from the non-blank lines read ahead and the rest."""
+    for _, text in head:
+        yield text + b"\n"
+    yield from rest
 
 
 def _is_json_object(line: bytes) -> bool:
@@ -79,15 +104,13 @@ def _is_json_object(line: bytes) -> bool:
 
 
 def _json_lines(
-    first: bytes, stream: Any, name: str, problems: ProblemLog, wrappers: tuple[str, ...]
+    head: list[tuple[int, bytes]], rest: Iterator[bytes], name: str, problems: ProblemLog,
+    wrappers: tuple[str, ...],
 ) -> Iterator[JsonRecord]:
-    number = 0
     elements = 0
-    line = first
-    while line:
-        number += 1
+    numbered = chain(head, enumerate(rest, start=head[-1][0] + 1))
+    for number, line in numbered:
         text = line.strip()
-        line = stream.readline()
         if not text:
             continue
         try:

@@ -22,12 +22,13 @@ API
 Bad input is never skipped silently: a path that does not exist, a file no reader recognises
 ("unknown format"), a file that cannot be read, and a source whose reading fails part-way
 (damaged archive, I/O error) each become one ``read`` problem; reading goes on with the next
-source. Empty files give no events and no problem.
+source. An empty file, or one in which no record is found, is one problem too.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+import zlib
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 
 from watchpost.events import Event
@@ -43,6 +44,7 @@ from watchpost.readers.evtx import EvtxReader
 from watchpost.readers.gcp import GcpAuditReader
 from watchpost.readers.json import JsonReader
 from watchpost.readers.sysmon_linux import SysmonLinuxReader
+from watchpost.readers.text import detect_utf16, utf8_head
 from watchpost.readers.winxml import WindowsXmlReader
 
 __all__ = ["FORMATS", "GENERIC_READERS", "HEAD_SIZE", "READERS", "iter_sources", "read_events",
@@ -84,6 +86,8 @@ def sniff(source: Source) -> Reader | None:
 def choose_reader(head: bytes, source: Source) -> Reader | None:
     """The reader for a source starting with ``head`` (see the module docstring)."""
     readers = (*READERS, *GENERIC_READERS)
+    if detect_utf16(head) is not None:  # readers of text read UTF-16 as UTF-8: sniff it so too
+        head = utf8_head(head)
     suffix = source_suffix(source.name)
     matches = [reader for reader in READERS if _sniffs(reader, head, source)] or [
         reader for reader in GENERIC_READERS if _sniffs(reader, head, source)
@@ -125,16 +129,40 @@ def read_source(source: Source, problems: ProblemLog, format: str | None = None)
             problems.add("read", source.name, None, f"cannot read: {exc}")
             return
         if not head:
+            problems.add("read", source.name, None, "empty file: no events")
             return
         reader = choose_reader(head, source)
         if reader is None:
             problems.add("read", source.name, None, f"unknown format (starts with {head[:16]!r})")
             return
+    yield from noting_empty(reader.read(source, problems), source, problems, reader.name)
+
+
+def noting_empty(
+    events: Iterator[Event], source: Source, problems: ProblemLog, reader: str,
+    skipped: Callable[[], int] = lambda: 0,
+) -> Iterator[Event]:
+    """``events``; a reader failure becomes a problem, and so does a source that gave no event
+    (no record in it: empty, or cut short) without any other problem being reported for it.
+    ``skipped`` tells how many records were read and left undecoded (they count as records)."""
+    before = problems.by_path[source.name]
+    iterator = iter(events)
+    read_any = False
     try:
-        yield from reader.read(source, problems)
-    except Exception as exc:  # a damaged stream or a reader bug: report it, go on with the rest
-        reason = f"reading as {reader.name} failed: {type(exc).__name__}: {exc}"
+        for first in iterator:  # the first event alone, then the rest delegated (no loop here)
+            read_any = True
+            yield first
+            yield from iterator
+    except ARCHIVE_ERRORS as exc:  # a damaged compressed stream or archive member, an I/O error
+        kind = "damaged deflate data" if isinstance(exc, zlib.error) else type(exc).__name__
+        after = "after the events above" if read_any else "before any event"
+        reason = f"unreadable from here on, {after} (read as {reader}): {kind}: {exc}"
         problems.add("read", source.name, None, reason)
+    except Exception as exc:  # a reader bug: report it, go on with the rest
+        reason = f"reading as {reader} failed: {type(exc).__name__}: {exc}"
+        problems.add("read", source.name, None, reason)
+    if not read_any and skipped() == 0 and problems.by_path[source.name] == before:
+        problems.add("read", source.name, None, f"no record found (read as {reader}): no events")
 
 
 def read_events(

@@ -27,6 +27,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from datetime import datetime
+from functools import partial
 from typing import Any
 from xml.etree.ElementTree import ParseError, fromstring
 
@@ -36,6 +37,7 @@ from watchpost.events import EPOCH, Event, LogsourceHint, Origin
 from watchpost.problems import ProblemLog
 from watchpost.readers.base import Source
 from watchpost.readers.record_times import parse_time
+from watchpost.readers.text import report_long_line, utf8_lines
 from watchpost.readers.winevent import flatten_windows_event, make_system_integers
 from watchpost.readers.winxml import event_dict
 
@@ -75,7 +77,8 @@ class SysmonLinuxReader:
             problems.add("read", source.name, None, f"cannot open: {error}")
             return
         with stream:
-            for number, raw in enumerate(stream, start=1):
+            lines = utf8_lines(stream, partial(report_long_line, problems, source.name))
+            for number, raw in enumerate(lines, start=1):
                 text = raw.decode("utf-8", "replace")
                 start = text.find(_START)
                 if start < 0:
