@@ -87,8 +87,8 @@ def _check_chunk(chunk: bytes, check: ChunkCheck) -> None:
     end, or when the chunk is cut inside its header (nothing better is left). Otherwise the
     numbers come from the records carved, and carving runs to the end of the chunk.
     """
-    if not chunk.strip(b"\x00"):
-        check.used = False  # a slot never written (files are allocated ahead)
+    if not chunk.startswith(CHUNK_MAGIC) and chunk.count(b"\x00") == len(chunk):
+        check.used = False  # a slot never written (files are allocated ahead); counted, not copied
         return
     whole_header = len(chunk) >= CHUNK_HEADER_SIZE
     header_ok = whole_header and chunk.startswith(CHUNK_MAGIC) and _header_crc(chunk) == _u32(chunk, 124)
