@@ -101,7 +101,8 @@ class HuntStats:
     matches: int = 0
     found: int = 0
     """Matches of output rules (at or above ``min_level``) found in sources matched whole: alerts
-    to come once their time order is settled (the progress line shows them)."""
+    to come once their time order is settled (the progress line shows them). A lower bound: a
+    source whose matches went to a spill file (`source_hunts.SPILL_AT`) adds none here."""
     alerts: int = 0
     alerts_by_level: Counter[str] = field(default_factory=Counter)
     alerts_by_rule: Counter[str] = field(default_factory=Counter)
